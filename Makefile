@@ -1,0 +1,45 @@
+# Two entry points, both self-sufficient on a fresh Debian machine (see README.md):
+#   make repro   set up, then run the DVC pipeline (embedded synthetic default)
+#   make test    set up, then run the test suite
+# Set-up is idempotent: system packages are installed only when missing, the virtual env only when
+# pyproject.toml changed.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont
+SOUNDFONT := /usr/share/sounds/sf2/TimGM6mb.sf2
+PYTEST_ARGS ?=
+
+.PHONY: repro test setup system-deps clean-venv
+
+repro: setup
+	$(VENV)/bin/dvc repro
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@if command -v sox >/dev/null && command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
+	    && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ]; then \
+	  echo "system packages: present"; \
+	else \
+	  echo "system packages: installing $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+# torch first, pinned, so pip takes the CPU wheel the machines carry and never resolves the CUDA build.
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	@$(PY) -c "import torch, sys; cuda = torch.version.cuda; print('torch', torch.__version__, 'cuda', cuda); \
+	  sys.exit('refusing a CUDA build of torch on this CPU machine' if cuda and not torch.cuda.is_available() else 0)"
+	@touch $@
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,43 @@
+"""Loading ``params.yaml`` with clear errors (the file, the field, what was expected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES = ("embedded", "paper")
+
+
+class ParamsError(ValueError):
+    pass
+
+
+def load(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: parameters file not found")
+    with open(path) as fh:
+        params = yaml.safe_load(fh) or {}
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    params["_path"] = str(path)
+    profile = get(params, "profile", str)
+    if profile not in PROFILES:
+        raise ParamsError(f"{path}: field 'profile' is {profile!r}, expected one of {', '.join(PROFILES)}")
+    return params
+
+
+def get(params: dict, dotted: str, kind: type | tuple[type, ...] | None = None) -> Any:
+    """Value of a dotted field, e.g. ``get(p, "data.synth.seconds", (int, float))``."""
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ParamsError(f"{params.get('_path', 'params.yaml')}: missing field {dotted!r}")
+        node = node[part]
+    if kind is not None and (not isinstance(node, kind) or isinstance(node, bool) and bool not in (
+            kind if isinstance(kind, tuple) else (kind,))):
+        names = "/".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise ParamsError(f"{params.get('_path', 'params.yaml')}: field {dotted!r} is {node!r}, expected {names}")
+    return node
