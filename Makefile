@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 .PHONY: repro test setup system-deps clean-venv
 
 repro: setup
-	$(VENV)/bin/dvc repro
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

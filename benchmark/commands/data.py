@@ -61,7 +61,8 @@ def _prepare(args) -> int:
             synth.render(root, seed=P.get(params, "data.synth.seed", int), n_train=P.get(params, "data.synth.train", int),
                          n_valid=P.get(params, "data.synth.valid", int), n_test=P.get(params, "data.synth.test", int),
                          seconds=P.get(params, "data.synth.seconds", (int, float)),
-                         soundfont=s.get("soundfont"), workers=int(s.get("workers", 1)))
+                         soundfont=s.get("soundfont"), workers=int(s.get("workers", 1)),
+                         overwrite=True)  # data/synthetic is owned by the pipeline stage
         else:
             synth_dir.mkdir(parents=True, exist_ok=True)
             (synth_dir / "NOT_USED").write_text(f"data.source is {source}; the dataset is read from {root}\n")
