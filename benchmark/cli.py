@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "benchmark.commands.testset",
     "benchmark.commands.models",
     "benchmark.commands.metrics",
+    "benchmark.commands.evaluate",
+    "benchmark.commands.train",
 )
 
 
