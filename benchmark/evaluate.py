@@ -1,0 +1,527 @@
+"""Evaluation runner: a system × the test set → one validated result JSON per (system, task, track) + a summary.
+
+Work units (docs/evaluation.md):
+
+* per test track, **one SDR unit** covering every selected SDR task: the system answers each task, the estimates
+  go into **one** joint BSS-Eval call (as museval evaluates a track), and one result per task is written;
+* per test track and RMSE-MFCC task, one unit (one estimate, one :func:`benchmark.metrics.rmse_mfcc` call).
+
+Resumable: before a unit runs, its result files are read; if every one of them exists, is valid and has the
+provenance this run would write (:func:`benchmark.results.resume_key`: manifest hash, pair hashes, task id and
+version, system name/label/fingerprint/checkpoint, seed, metric back-end and joint task set, estimate-file hashes),
+the unit is skipped. Results are written atomically, so a killed run leaves only complete files; rerunning
+recomputes exactly the missing/stale units (an SDR unit is recomputed as a whole if any of its files is missing).
+
+Parallel: ``workers`` processes (spawned; BLAS/OpenMP threads pinned to 1 per worker) evaluate units
+concurrently; ``workers=None`` picks ``min(cpus, available RAM / estimated per-unit need, units)``.
+Distributed: under ``torchrun`` (``RANK``/``WORLD_SIZE`` in the environment) rank r evaluates the tracks with index
+i % world == r (index in the manifest's track order); results meet in the shared output folder and rank 0 waits
+until every result of every rank is on disk before it writes ``<out>/<system>/summary.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmark import results as res
+from benchmark.provenance import array_sha256, environment, git_commit
+from benchmark.tasks import EVAL_TASKS, TASK_GROUPS, Task, get_task
+
+log = logging.getLogger("amss_bench.evaluate")
+
+BACKENDS = ("fast", "museval", "sdr-only")
+WIN = HOP = 44100
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+              "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+class EvaluationError(RuntimeError):
+    """A unit failed (the message names the system, the task(s) and the track)."""
+
+
+# ------------------------------------------------------------------------------------------------------ selection
+
+def select_tasks(spec: str | Sequence[str] | Sequence[Task]) -> tuple[Task, ...]:
+    """``"sdr" | "mfcc" | "all"`` or comma-separated task ids / groups (or a sequence of them) → tasks in registry
+    order, without duplicates."""
+    if isinstance(spec, str):
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+    else:
+        items = list(spec)
+    if not items:
+        raise ValueError("no tasks selected")
+    chosen: set[str] = set()
+    for it in items:
+        if isinstance(it, Task):
+            chosen.add(it.id)
+        elif it in TASK_GROUPS:
+            chosen.update(t.id for t in TASK_GROUPS[it])
+        else:
+            chosen.add(get_task(it).id)  # KeyError lists the known ids
+    return tuple(t for t in EVAL_TASKS if t.id in chosen)
+
+
+def distributed_env() -> tuple[int, int]:
+    """(rank, world size) from torchrun's environment (0, 1 when not distributed)."""
+    try:
+        rank = int(os.environ.get("RANK", "0"))
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise ValueError(f"RANK/WORLD_SIZE must be integers, got {os.environ.get('RANK')!r}/"
+                         f"{os.environ.get('WORLD_SIZE')!r}") from None
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"invalid RANK={rank} / WORLD_SIZE={world}")
+    return rank, world
+
+
+def rank_device(device: str) -> str:
+    """``cuda`` under torchrun → ``cuda:LOCAL_RANK`` (one GPU per rank); anything explicit is kept."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: str  # "sdr" | "mfcc"
+    task_ids: tuple[str, ...]
+    track: str
+    track_index: int
+
+    def __str__(self) -> str:
+        return f"{'+'.join(self.task_ids)} on {self.track!r}"
+
+
+def plan(testset, tasks: Sequence[Task], rank: int = 0, world: int = 1) -> list[Unit]:
+    """The units of one rank: tracks i with i % world == rank (manifest order); per track the SDR unit first."""
+    sdr = tuple(t.id for t in tasks if t.kind == "sdr")
+    mfcc = [t.id for t in tasks if t.kind == "mfcc"]
+    have = {(e.task_id, e.track) for e in testset.entries}
+    units = []
+    for i, track in enumerate(testset.tracks()):
+        if i % world != rank:
+            continue
+        missing = [tid for tid in (*sdr, *mfcc) if (tid, track) not in have]
+        if missing:
+            raise ValueError(f"{testset.path}: the test set has no pair for task(s) {', '.join(missing)} on track "
+                             f"{track!r}; rebuild it with these tasks")
+        if sdr:
+            units.append(Unit("sdr", sdr, track, i))
+        units.extend(Unit("mfcc", (tid,), track, i) for tid in mfcc)
+    return units
+
+
+# ------------------------------------------------------------------------------------------------------ options
+
+@dataclass
+class Options:
+    backend: str = "fast"
+    device: str = "cpu"
+    seed: int | None = None
+    rank: int = 0
+    world_size: int = 1
+    threads: int | None = 1  # BLAS/OpenMP/torch threads per unit (see limited_threads)
+
+    def metric_block(self, unit: Unit) -> dict:
+        if unit.kind == "sdr":
+            return {"name": "bss_eval_v4", "backend": self.backend, "win": WIN, "hop": HOP,
+                    "joint_tasks": list(unit.task_ids),
+                    "joint_targets": [get_task(t).museval_target for t in unit.task_ids]}
+        return {"name": "rmse_mfcc", "backend": "rmse-mfcc"}
+
+
+@functools.cache
+def _provenance() -> dict:
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("amss-bench")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return {"git_commit": git_commit(Path(__file__).resolve().parents[1]), "amss_bench_version": version,
+            "environment": environment()}
+
+
+_ZERO = "0" * 64
+
+
+def _document(system, testset, unit: Unit, task: Task, opts: Options, *, source_sha256, estimate_sha256=_ZERO,
+              estimate_frames=1, timing=None) -> dict:
+    entry = testset.entry(task.id, unit.track)
+    return res.base_document(kind=task.kind, task=task, track=unit.track, testset=testset, entry=entry,
+                             system=system, estimate_sha256=estimate_sha256, estimate_frames=estimate_frames,
+                             source_sha256=source_sha256, seed=opts.seed if opts.seed is not None else system.seed,
+                             device=opts.device, rank=opts.rank, world_size=opts.world_size,
+                             metric=opts.metric_block(unit), provenance=_provenance(),
+                             timing=timing or {"wall_time_s": 0, "estimate_s": 0, "metric_s": 0})
+
+
+def unit_paths(out, system, unit: Unit) -> list[Path]:
+    return [res.result_path(out, system.name, tid, unit.track) for tid in unit.task_ids]
+
+
+def unit_done(out, system, testset, unit: Unit, opts: Options) -> bool:
+    """Whether every result of the unit is on disk, valid, and has this run's provenance."""
+    paths = unit_paths(out, system, unit)
+    if not all(p.is_file() for p in paths):
+        return False
+    source = system.unit_fingerprint(unit.task_ids, unit.track)
+    for tid, p in zip(unit.task_ids, paths):
+        try:
+            doc = res.read_result(p)
+        except (res.ResultValidationError, OSError) as err:
+            log.warning("%s: unusable result, recomputing (%s)", p, err)
+            return False
+        want = res.resume_key(_document(system, testset, unit, get_task(tid), opts, source_sha256=source))
+        if res.resume_key(doc) != want:
+            diff = sorted(k for k in want if want[k] != res.resume_key(doc).get(k))
+            log.info("%s: provenance differs (%s); recomputing", p, ", ".join(diff))
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------------ one unit
+
+def _metrics():
+    from benchmark.metrics import bss_eval_track, global_sdr, rmse_mfcc, to_museval_json
+
+    return bss_eval_track, global_sdr, rmse_mfcc, to_museval_json
+
+
+@contextlib.contextmanager
+def limited_threads(n: int | None):
+    """Limit the BLAS/OpenMP pools (threadpoolctl) and torch's intra-op threads to ``n`` inside the block.
+
+    Float32 reductions (librosa's MFCC matrix products, the model's convolutions) round differently with another
+    thread count, so every unit runs with the same count in the main process and in workers: results are then
+    bit-identical whatever ``workers`` is. ``None`` leaves the pools alone."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    old = torch.get_num_threads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn/scipy stacks
+        threadpool_limits = None
+    torch.set_num_threads(n)
+    try:
+        if threadpool_limits is None:
+            yield
+        else:
+            with threadpool_limits(n):
+                yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
+    """Compute and write the results of one unit; returns their paths."""
+    try:
+        with limited_threads(opts.threads):
+            return _run_unit(system, testset, unit, opts, out)
+    except EvaluationError:
+        raise
+    except Exception as err:
+        raise EvaluationError(f"system {system.name!r}, task(s) {', '.join(unit.task_ids)}, track "
+                              f"{unit.track!r}: {type(err).__name__}: {err}") from err
+
+
+def _run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
+    bss_eval_track, global_sdr, rmse_mfcc, to_museval_json = _metrics()
+    t0 = time.perf_counter()
+    source = system.unit_fingerprint(unit.task_ids, unit.track)
+    tasks = [get_task(t) for t in unit.task_ids]
+    pairs, ests = {}, {}
+    t_est = 0.0
+    for task in tasks:
+        pair = testset.load_pair(task.id, unit.track)
+        t1 = time.perf_counter()
+        est = system.estimate(task, pair, track=unit.track)
+        t_est += time.perf_counter() - t1
+        est = np.asarray(est)
+        if est.ndim != 2 or est.shape[1] != 2:
+            raise ValueError(f"estimate of shape {est.shape}, expected (samples, 2)")
+        if task.kind == "mfcc" and est.shape[0] != pair.target.shape[0]:
+            raise ValueError(f"estimate has {est.shape[0]} samples, the test pair {pair.target.shape[0]}")
+        pairs[task.id], ests[task.id] = pair, np.ascontiguousarray(est, dtype=np.float32)
+    t2 = time.perf_counter()
+    payloads = {}
+    if unit.kind == "sdr":
+        refs = {t.museval_target: pairs[t.id].target for t in tasks}
+        est_d = {t.museval_target: ests[t.id] for t in tasks}
+        scores = bss_eval_track(refs, est_d, backend=opts.backend, device=opts.device, win=WIN, hop=HOP)
+        mj = to_museval_json(scores, unit.track)
+        for t in tasks:
+            payloads[t.id] = res.sdr_payload(mj, t.museval_target,
+                                             global_sdr(pairs[t.id].target, ests[t.id]))
+    else:
+        (t,) = tasks
+        payloads[t.id] = res.mfcc_payload(rmse_mfcc(pairs[t.id].target, ests[t.id]))
+    t3 = time.perf_counter()
+    timing = {"wall_time_s": t3 - t0, "estimate_s": t_est, "metric_s": t3 - t2}
+    if len(tasks) > 1:
+        timing["shared_with"] = len(tasks)
+    paths = []
+    for t in tasks:
+        doc = _document(system, testset, unit, t, opts, source_sha256=source, estimate_sha256=array_sha256(ests[t.id]),
+                        estimate_frames=ests[t.id].shape[0], timing=timing)
+        doc.update(payloads[t.id])
+        paths.append(res.write_result(out, doc))
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------------ resources
+
+def available_memory() -> int:
+    """Bytes of available RAM (MemAvailable), or a conservative 4 GiB when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001
+        return 4 << 30
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def unit_memory(n_samples: int, backend: str, kind: str = "sdr", system_kind: str = "baseline") -> int:
+    """Rough peak memory (bytes) of one unit on a track of ``n_samples`` samples (heuristic, see docs).
+
+    museval: ≈ 430 B per point of its 2^ceil(log2(N + 511)) FFT + 300 MB (protocol §5.4: 1.45 GB at 30 s, 7.2 GB at
+    240 s); fast/sdr-only BSS and RMSE-MFCC: ≈ 400 B per sample + 300 MB; a model adds 1 GB."""
+    if kind == "sdr" and backend == "museval":
+        need = 300e6 + 430 * 2 ** math.ceil(math.log2(n_samples + 511))
+    else:
+        need = 300e6 + 400 * n_samples
+    if system_kind == "model":
+        need += 1e9
+    return int(need)
+
+
+def default_workers(testset, units: Sequence[Unit], backend: str, system_kind: str = "baseline") -> int:
+    if not units:
+        return 1
+    longest = max(e.frames for e in testset.entries)
+    need = max(unit_memory(longest, backend, u.kind, system_kind) for u in {u.kind: u for u in units}.values())
+    by_ram = max(1, available_memory() // need)
+    return int(max(1, min(cpu_count(), by_ram, len(units))))
+
+
+@contextlib.contextmanager
+def pinned_thread_env(threads: int = 1):
+    """Set the BLAS/OpenMP thread variables for child processes started inside the block (restored after)."""
+    old = {k: os.environ.get(k) for k in THREAD_ENV}
+    try:
+        for k in THREAD_ENV:
+            os.environ[k] = str(threads)
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(system, testset_dir, root, out, opts) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        _WORKER["limits"] = threadpool_limits(opts.threads or 1)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(opts.threads or 1)
+    except Exception:  # noqa: BLE001  # pragma: no cover
+        pass
+    from benchmark.testset import TestSet
+
+    _WORKER.update(system=system, testset=TestSet.open(testset_dir, root), out=out, opts=opts)
+
+
+def _worker_run(unit: Unit) -> list[str]:
+    w = _WORKER
+    return [str(p) for p in run_unit(w["system"], w["testset"], unit, w["opts"], w["out"])]
+
+
+# ------------------------------------------------------------------------------------------------------ runner
+
+@dataclass
+class Report:
+    system: str
+    out: Path
+    units: int = 0
+    computed: list[Path] = field(default_factory=list)
+    skipped: int = 0
+    workers: int = 1
+    rank: int = 0
+    world_size: int = 1
+    threads: int | None = 1  # BLAS/OpenMP/torch threads per unit (see limited_threads)
+    summary: Path | None = None
+    elapsed_s: float = 0.0
+
+    def line(self) -> str:
+        return (f"{self.system}: {len(self.computed)} result(s) written, {self.skipped} unit(s) already done, "
+                f"{self.units} unit(s) on rank {self.rank}/{self.world_size}, {self.workers} worker(s), "
+                f"{self.elapsed_s:.1f} s" + (f"; summary {self.summary}" if self.summary else ""))
+
+
+def _clean_stale_temps(out, system, units: Sequence[Unit]) -> None:
+    """Remove temporary files a killed run left behind (only for this rank's units)."""
+    for u in units:
+        for p in unit_paths(out, system, u):
+            if p.parent.is_dir():
+                for tmp in p.parent.glob(glob.escape(f".{p.name}.") + "*"):
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+                        log.info("removed stale temporary file %s", tmp)
+
+
+def evaluate(system, testset, out, *, tasks="all", backend: str = "fast", device: str = "cpu",
+             workers: int | None = 1, seed: int | None = None, rank: int | None = None,
+             world_size: int | None = None, threads: int | None = 1, progress: bool = True, summary: bool = True,
+             wait_timeout: float = 24 * 3600, poll_interval: float = 1.0) -> Report:
+    """Evaluate ``system`` on ``testset`` (a :class:`~benchmark.testset.TestSet` or its folder) into ``out``.
+
+    ``tasks``: see :func:`select_tasks`. ``backend``: BSS back-end for the SDR tasks. ``workers``: processes
+    (``None`` = memory-aware default). ``rank``/``world_size``: default from ``RANK``/``WORLD_SIZE``.
+    ``threads``: BLAS/OpenMP/torch threads per unit (default 1, the same in every process, so results do not
+    depend on ``workers``; ``None`` = leave the thread pools alone).
+    ``summary``: write ``<out>/<system>/summary.json`` (rank 0 only, after every rank's results are on disk)."""
+    from tqdm import tqdm
+
+    from benchmark.testset import TestSet
+
+    t_start = time.perf_counter()
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if not isinstance(testset, TestSet):
+        testset = TestSet.open(testset)
+    out = Path(out)
+    env_rank, env_world = distributed_env()
+    rank = env_rank if rank is None else int(rank)
+    world = env_world if world_size is None else int(world_size)
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"invalid rank {rank} for world size {world}")
+    device = rank_device(device)
+    selected = select_tasks(tasks)
+    opts = Options(backend=backend, device=device, seed=seed if seed is not None else system.seed, rank=rank,
+                   world_size=world, threads=threads)
+    units = plan(testset, selected, rank, world)
+    system.check(selected, sorted({u.track for u in units}))
+    report = Report(system=system.name, out=out, units=len(units), rank=rank, world_size=world, threads=threads)
+    _clean_stale_temps(out, system, units)
+
+    n_results = sum(len(u.task_ids) for u in units)
+    bar = tqdm(total=n_results, desc=f"evaluate {system.name}" + (f" [rank {rank}/{world}]" if world > 1 else ""),
+               unit="result", disable=not progress)
+    todo = []
+    for u in units:
+        if unit_done(out, system, testset, u, opts):
+            report.skipped += 1
+            bar.update(len(u.task_ids))
+        else:
+            todo.append(u)
+    if report.skipped:
+        log.info("%s: %d of %d unit(s) already done (matching provenance), skipped", system.name, report.skipped,
+                 len(units))
+    if workers is None:  # one process per GPU: several workers would each hold the model on the same device
+        n_workers = 1 if str(device).startswith("cuda") else default_workers(testset, todo, backend, system.kind)
+    else:
+        n_workers = max(1, int(workers))
+    n_workers = min(n_workers, max(1, len(todo)))
+    report.workers = n_workers
+    try:
+        if n_workers == 1:
+            for u in todo:
+                report.computed.extend(run_unit(system, testset, u, opts, out))
+                bar.update(len(u.task_ids))
+        else:
+            _run_pool(system, testset, todo, opts, out, n_workers, bar, report)
+    finally:
+        bar.close()
+
+    if summary and rank == 0:
+        if world > 1:
+            _wait_for_all(system, testset, selected, out, opts, world, wait_timeout, poll_interval)
+        from benchmark.aggregate import write_summary
+
+        report.summary = write_summary(res.system_dir(out, system.name), testset)
+    report.elapsed_s = time.perf_counter() - t_start
+    return report
+
+
+def _run_pool(system, testset, todo, opts, out, n_workers, bar, report) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    testset_dir = testset.path.parent
+    with pinned_thread_env(opts.threads or 1):
+        ex = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(system, testset_dir, testset.root, out, opts))
+        try:
+            futures = {ex.submit(_worker_run, u): u for u in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    err = f.exception()
+                    if err is not None:
+                        for p in pending:
+                            p.cancel()
+                        raise err
+                    report.computed.extend(Path(p) for p in f.result())
+                    bar.update(len(futures[f].task_ids))
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _wait_for_all(system, testset, tasks, out, opts, world, timeout, poll) -> None:
+    """Rank 0: wait until the results of every rank are on disk with this run's provenance."""
+    all_units = [u for r in range(world) for u in plan(testset, tasks, r, world)]
+    deadline = time.monotonic() + timeout
+    remaining = list(all_units)
+    while True:
+        remaining = [u for u in remaining if not all(p.is_file() for p in unit_paths(out, system, u))]
+        if not remaining:
+            stale = [u for u in all_units
+                     if not unit_done(out, system, testset, u, opts)]
+            if not stale:
+                return
+            remaining = stale
+        if time.monotonic() > deadline:
+            names = ", ".join(str(u) for u in remaining[:10])
+            raise EvaluationError(f"rank 0 waited {timeout:.0f} s for the other ranks; still missing "
+                                  f"{len(remaining)} unit(s): {names}")
+        time.sleep(poll)

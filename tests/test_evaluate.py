@@ -1,0 +1,362 @@
+"""End-to-end evaluation on the tiny test set: baselines, estimates folders, resumption, workers, rank sharding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from baselines.identity import IdentitySystem
+from baselines.oracle import OracleSystem
+from benchmark import aggregate as agg
+from benchmark import evaluate as ev
+from benchmark import results as res
+from benchmark.commands import evaluate as cmd
+from benchmark.constants import SR
+from benchmark.tasks import EVAL_TASKS, TASK_GROUPS
+from benchmark.testset import TestSet, build
+
+SMALL = "sdr,pan-left-vocals,lowpass-bass,volume-up-drums"  # 1 joint SDR unit + 3 RMSE-MFCC units per track
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ts_dir(tiny_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("testset")
+    build(tiny_root, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def testset(ts_dir) -> TestSet:
+    return TestSet.open(ts_dir)
+
+
+@pytest.fixture(scope="module")
+def identity_out(testset, tmp_path_factory) -> Path:
+    """identity on all 25 tasks (SDR with the closed-form back-end), one process."""
+    out = tmp_path_factory.mktemp("identity")
+    report = ev.evaluate(IdentitySystem(), testset, out, tasks="all", backend="sdr-only", progress=False)
+    assert len(report.computed) == 25 * 2 and report.skipped == 0 and report.summary is not None
+    return out
+
+
+def _files(root: Path, system: str) -> dict[str, dict]:
+    return {str(p.relative_to(root / system)): json.loads(p.read_text())
+            for p in res.iter_result_paths(root / system)}
+
+
+def _mfcc():
+    from benchmark.metrics import rmse_mfcc
+
+    return rmse_mfcc
+
+
+# ------------------------------------------------------------------------------------------------ baselines e2e
+
+def test_identity_end_to_end(identity_out, testset):
+    files = _files(identity_out, "identity")
+    assert len(files) == 50 and set(files) == {f"{t.id}/{tr}.json" for t in EVAL_TASKS for tr in testset.tracks()}
+    rmse_mfcc = _mfcc()
+    for rel, doc in files.items():
+        res.validate(doc)
+        assert doc["testset"]["manifest_hash"] == testset.manifest_hash
+        assert doc["provenance"]["environment"]["packages"]["museval"] == "0.4.1"
+        if doc["kind"] == "sdr":
+            sdr = [fr["metrics"]["SDR"] for fr in doc["targets"][0]["frames"]]
+            assert len(sdr) == 3 and all(isinstance(v, float) and np.isfinite(v) for v in sdr), rel  # 3 s → 3 frames
+            assert doc["metric"]["joint_tasks"] == [t.id for t in TASK_GROUPS["sdr"]]
+            assert doc["global_sdr"] < 0  # the mixture is a poor estimate of one stem
+        else:  # identity = the reference loss of protocol §3.2: metric(A', A)
+            pair = testset.load_pair(doc["task"]["id"], doc["track"])
+            with ev.limited_threads(1):  # the runner's thread count (float32 MFCC sums depend on it)
+                want = rmse_mfcc(pair.target, pair.input)
+            assert doc["scores"] == {k: float(want[k]) for k in res.MFCC_KEYS}, rel
+            assert doc["scores"]["mfcc_rmse"] > 0
+    summary = json.loads((identity_out / "identity" / "summary.json").read_text())
+    cells = {(c["task_id"], c["metric"]): c for c in summary["cells"]}
+    assert {t.id for t in EVAL_TASKS} == {k[0] for k in cells}
+    assert cells[("sdr-vocals", "SDR")]["value"] is not None and cells[("sdr-vocals", "SDR")]["n_tracks"] == 2
+    assert cells[("sdr-vocals", "global_SDR")]["stat"].startswith("whole-track SDR")
+    groups = {(g["group"], g["metric"]) for g in summary["groups"]}
+    assert {("AVG", "SDR"), ("AVG", "global_SDR"), ("vocals", "mfcc_rmse"), ("bass", "mae")} <= groups
+    assert summary["testset"]["manifest_hash"] == testset.manifest_hash
+
+
+def test_oracle_end_to_end(testset, tmp_path):
+    report = ev.evaluate(OracleSystem(), testset, tmp_path, tasks="sdr,pan-left-vocals,dereverb-bass",
+                         backend="sdr-only", progress=False)
+    assert len(report.computed) == 12
+    for rel, doc in _files(tmp_path, "oracle").items():
+        if doc["kind"] == "sdr":
+            # perfect estimate: SDR = +inf in every frame → NaN by museval's storage rule → null
+            assert [fr["metrics"]["SDR"] for fr in doc["targets"][0]["frames"]] == [None] * 3, rel
+            assert np.isfinite(doc["global_sdr"]) and doc["global_sdr"] > 50  # 10·log10((Σs² + δ) / δ)
+        else:
+            assert doc["scores"] == {k: 0.0 for k in res.MFCC_KEYS}, rel
+    summary = json.loads((tmp_path / "oracle" / "summary.json").read_text())
+    sdr = [c for c in summary["cells"] if c["metric"] == "SDR"]
+    assert len(sdr) == 4 and all(c["value"] is None for c in sdr)  # reported as NaN (null)
+    mfcc = [c for c in summary["cells"] if c["family"] == "rmse_mfcc"]
+    assert mfcc and all(c["value"] == 0.0 for c in mfcc)
+
+
+def test_backend_and_device_reach_the_metric_and_the_files(testset, tmp_path, monkeypatch):
+    """The --backend choice is what BSS-Eval runs and what the files record. (museval itself is slow — seconds per
+    track even for 3 s tracks — and its equality with the fast back-ends is tested in tests/metrics; here a spy
+    stands in for it: the closed-form SDR, with SIR/SAR/ISR copied from it.)"""
+    import benchmark.metrics as metrics
+
+    calls = []
+    real = metrics.bss_eval_track
+
+    def spy(refs, ests, *, backend, device, **kw):
+        calls.append((tuple(refs), backend, device))
+        out = real(refs, ests, backend="sdr-only", device=device, **kw)
+        return {t: {"SDR": m["SDR"], "SIR": m["SDR"], "SAR": m["SDR"], "ISR": m["SDR"]} for t, m in out.items()}
+
+    monkeypatch.setattr(metrics, "bss_eval_track", spy)
+    ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="sdr", backend="museval", progress=False)
+    assert calls == [(("vocals", "drums", "bass", "other"), "museval", "cpu")] * 2  # one joint call per track
+    summary = json.loads((tmp_path / "identity" / "summary.json").read_text())
+    assert summary["sdr_backend"] == ["museval"]
+    for doc in _files(tmp_path, "identity").values():
+        assert doc["metric"]["backend"] == "museval"
+
+
+def test_model_system_end_to_end(identity_out, testset, tmp_path):
+    from baselines.model import ModelSystem
+    from models.base import IdentityModel
+
+    system = ModelSystem(model=IdentityModel(), name="identity-model")
+    ev.evaluate(system, testset, tmp_path, tasks="sdr,pan-left-vocals", backend="sdr-only", progress=False)
+    ref = _files(identity_out, "identity")
+    got = _files(tmp_path, "identity-model")
+    assert len(got) == 10
+    for rel, doc in got.items():
+        assert doc["system"]["kind"] == "model" and doc["estimate"]["sha256"] == ref[rel]["estimate"]["sha256"]
+        if doc["kind"] == "sdr":
+            assert doc["targets"] == ref[rel]["targets"]
+        else:
+            assert doc["scores"] == ref[rel]["scores"]
+
+
+# ------------------------------------------------------------------------------------------------ resumption
+
+class Crashing(IdentitySystem):
+    """identity that dies after ``k`` estimates (a run killed part-way); same provenance as identity."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k, self.calls = k, 0
+
+    @property
+    def fingerprint(self):
+        return IdentitySystem().fingerprint
+
+    def metadata(self):
+        return IdentitySystem().metadata()
+
+    def estimate(self, task, pair, *, track=None):
+        self.calls += 1
+        if self.calls > self.k:
+            raise RuntimeError("simulated crash")
+        return super().estimate(task, pair, track=track)
+
+
+def test_interrupted_run_resumes_to_exactly_the_uninterrupted_results(identity_out, testset, tmp_path):
+    with pytest.raises(ev.EvaluationError, match="simulated crash"):
+        ev.evaluate(Crashing(k=5), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)
+    partial = _files(tmp_path, "identity")
+    assert len(partial) == 5  # the 4 joint SDR results of track 0 + one RMSE-MFCC result
+    # a temporary file a killed atomic write can leave behind
+    stale_tmp = tmp_path / "identity" / "lowpass-bass" / ".Noise 01 - Test.json.abc123.json"
+    stale_tmp.parent.mkdir(parents=True, exist_ok=True)
+    stale_tmp.write_text("{")
+    mtimes = {p: p.stat().st_mtime_ns for p in res.iter_result_paths(tmp_path / "identity")}
+
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)
+    assert len(report.computed) == 14 - 5 and report.skipped == 2
+    assert not stale_tmp.exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())  # finished results untouched
+    final = _files(tmp_path, "identity")
+    clean = {k: v for k, v in _files(identity_out, "identity").items() if k in final}
+    assert set(final) == set(clean) and len(final) == 14
+    for rel in final:
+        assert res.comparable(final[rel]) == res.comparable(clean[rel]), rel
+
+    # complete: a rerun does nothing
+    again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)
+    assert again.computed == [] and again.skipped == 8
+
+    # one file of a joint SDR unit lost → the whole unit (4 results) is recomputed, nothing else
+    (tmp_path / "identity" / "sdr-drums" / "Noise 01 - Test.json").unlink()
+    again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)
+    assert sorted(p.parent.name for p in again.computed) == ["sdr-bass", "sdr-drums", "sdr-other", "sdr-vocals"]
+    assert {p.stem for p in again.computed} == {"Noise 01 - Test"}
+
+    # other provenance (metric back-end) → the SDR results are recomputed, the RMSE-MFCC results kept
+    # (rank 0 of 2: track 0 only, to keep the full BSS-Eval back-end cheap)
+    again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="fast", progress=False, rank=0,
+                        world_size=2, summary=False)
+    assert len(again.computed) == 4 and {p.parent.name for p in again.computed} == {t.id for t in TASK_GROUPS["sdr"]}
+    assert again.skipped == 3  # the RMSE-MFCC units of track 0
+    doc = res.read_result(tmp_path / "identity" / "sdr-bass" / "Noise 00 - Test.json")
+    assert doc["metric"]["backend"] == "fast" and set(doc["targets"][0]["frames"][0]["metrics"]) == {
+        "SDR", "SIR", "SAR", "ISR"}
+
+
+def test_parallel_workers_give_the_same_results(identity_out, testset, tmp_path):
+    # bit-identical to the one-process run, RMSE-MFCC included (one BLAS/torch thread per unit everywhere)
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="sdr,lowpass-bass,pan-left-vocals",
+                         backend="sdr-only", workers=2, progress=False)
+    assert report.workers == 2 and len(report.computed) == 12
+    ref = _files(identity_out, "identity")
+    for rel, doc in _files(tmp_path, "identity").items():
+        assert res.comparable(doc) == res.comparable(ref[rel]), rel
+
+
+def test_rank_sharding_with_two_processes(identity_out, ts_dir, tmp_path):
+    out = tmp_path / "out"
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank)}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "benchmark.commands.evaluate", "-q", "--system", "identity", "--tasks",
+             "sdr", "--backend", "sdr-only", "--testset", str(ts_dir), "--out", str(out),
+             "--workers", "1", "--no-progress"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr
+    tracks = TestSet.open(ts_dir).tracks()
+    ref = _files(identity_out, "identity")
+    got = _files(out, "identity")
+    assert len(got) == 8
+    for rel, doc in got.items():
+        assert doc["run"]["world_size"] == 2 and doc["run"]["rank"] == tracks.index(doc["track"]) % 2
+        a, b = res.comparable(doc), res.comparable(ref[rel])
+        a.pop("run"), b.pop("run")
+        assert a == b, rel
+    summary = json.loads((out / "identity" / "summary.json").read_text())  # written by rank 0 after both
+    assert {c["n_tracks"] for c in summary["cells"]} == {2}
+
+
+# ------------------------------------------------------------------------------------------------ estimates folder
+
+def _write_identity_estimates(testset, d: Path, task_ids):
+    for tid in task_ids:
+        for track in testset.tracks():
+            pair = testset.load_pair(tid, track)
+            (d / tid).mkdir(parents=True, exist_ok=True)
+            sf.write(d / tid / f"{track}.wav", pair.input, SR, subtype="FLOAT")
+
+
+def test_estimates_folder(identity_out, testset, ts_dir, tmp_path, capsys):
+    est = tmp_path / "my-estimates"
+    tids = [t.id for t in TASK_GROUPS["sdr"]] + ["pan-left-vocals"]
+    _write_identity_estimates(testset, est, tids)
+    out = tmp_path / "out"
+    argv = ["--estimates", str(est), "--tasks", ",".join(tids), "--testset", str(ts_dir), "--out", str(out),
+            "--backend", "sdr-only", "--workers", "1", "--no-progress", "-q"]
+    assert cmd.main(argv) == 0
+    assert "my-estimates: 10 result(s) written" in capsys.readouterr().out
+    ref = _files(identity_out, "identity")
+    for rel, doc in _files(out, "my-estimates").items():
+        assert doc["system"]["kind"] == "estimates" and doc["estimate"]["source_sha256"] is not None
+        assert doc["estimate"]["sha256"] == ref[rel]["estimate"]["sha256"]  # float32 WAV round trip is exact
+        assert doc.get("targets") == ref[rel].get("targets") and doc.get("scores") == ref[rel].get("scores")
+
+    # replacing one estimate file invalidates exactly the results computed from it
+    track = testset.tracks()[0]
+    f = est / "pan-left-vocals" / f"{track}.wav"
+    audio, _ = sf.read(f, dtype="float32")
+    sf.write(f, audio * 0.5, SR, subtype="FLOAT")
+    report = ev.evaluate(cmd._build_system(cmd_args(est)), testset, out, tasks=",".join(tids), backend="sdr-only",
+                         progress=False)
+    assert [str(p.relative_to(out)) for p in report.computed] == [f"my-estimates/pan-left-vocals/{track}.json"]
+
+    # a missing file: exit status 2, the message names the file, nothing is computed
+    f.unlink()
+    assert cmd.main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "missing" in err
+    # a wrong sample rate: named as well
+    sf.write(f, audio, 22050, subtype="FLOAT")
+    assert cmd.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{f}: sample rate 22050 Hz, expected 44100 Hz" in err
+
+
+def cmd_args(est):
+    import argparse
+
+    return argparse.Namespace(model=None, checkpoint=None, system=None, estimates=str(est), name=None, label=None,
+                              seed=None)
+
+
+# ------------------------------------------------------------------------------------------------ CLI + helpers
+
+def test_cli_usage_errors(ts_dir, tmp_path, capsys):
+    base = ["--testset", str(ts_dir), "--out", str(tmp_path), "--no-progress", "-q", "--workers", "1"]
+    assert cmd.main(base) == 2
+    assert "exactly one of" in capsys.readouterr().err
+    assert cmd.main(base + ["--system", "identity", "--estimates", str(tmp_path)]) == 2
+    capsys.readouterr()
+    assert cmd.main(base + ["--system", "nope"]) == 2
+    assert "unknown system 'nope'" in capsys.readouterr().err
+    assert cmd.main(base + ["--system", "identity", "--tasks", "bogus"]) == 2
+    assert "unknown task id 'bogus'" in capsys.readouterr().err
+    assert cmd.main(base + ["--model", "u7-dcse"]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
+    assert cmd.main(["--testset", str(tmp_path / "none"), "--out", str(tmp_path), "--system", "identity"]) == 2
+    assert "no test-set manifest" in capsys.readouterr().err
+    # a run with one SDR task only: its own joint set
+    assert cmd.main(base + ["--system", "dsp-mixture", "--tasks", "sdr-vocals", "--backend", "sdr-only"]) == 0
+    doc = res.read_result(tmp_path / "dsp-mixture" / "sdr-vocals" / "Noise 00 - Test.json")
+    assert doc["metric"]["joint_tasks"] == ["sdr-vocals"]
+
+
+def test_register_adds_the_evaluate_command():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["evaluate", "--system", "identity", "--testset", "t", "--out", "o"])
+    assert args.func is cmd._evaluate and args.backend == "fast" and args.tasks == "all"
+
+
+def test_incomplete_results_on_disk_are_an_error(identity_out, testset, tmp_path):
+    import shutil
+
+    shutil.copytree(identity_out / "identity", tmp_path / "identity")
+    (tmp_path / "identity" / "highpass-drums" / "Noise 01 - Test.json").unlink()
+    with pytest.raises(agg.IncompleteResultsError, match=r"highpass-drums: 1 of 2 tracks missing: Noise 01 - Test"):
+        agg.write_summary(tmp_path / "identity", testset)
+
+
+def test_task_selection_planning_and_worker_defaults(testset, monkeypatch):
+    assert [t.id for t in ev.select_tasks("sdr")] == [t.id for t in TASK_GROUPS["sdr"]]
+    assert len(ev.select_tasks("all")) == 25 and len(ev.select_tasks("mfcc,sdr-vocals")) == 22
+    with pytest.raises(KeyError):
+        ev.select_tasks("sdr,nope")
+    tasks = ev.select_tasks(SMALL)
+    units = ev.plan(testset, tasks)
+    assert [(u.kind, len(u.task_ids)) for u in units[:4]] == [("sdr", 4), ("mfcc", 1), ("mfcc", 1), ("mfcc", 1)]
+    r0, r1 = ev.plan(testset, tasks, 0, 2), ev.plan(testset, tasks, 1, 2)
+    assert {u.track for u in r0} == {testset.tracks()[0]} and {u.track for u in r1} == {testset.tracks()[1]}
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert ev.distributed_env() == (1, 2) and ev.rank_device("cuda") == "cuda:1" and ev.rank_device("cpu") == "cpu"
+    # memory-aware default: never more than the CPUs, the units, or what RAM allows
+    assert 1 <= ev.default_workers(testset, units, "fast") <= min(ev.cpu_count(), len(units))
+    monkeypatch.setattr(ev, "available_memory", lambda: 100 << 20)
+    assert ev.default_workers(testset, units, "museval") == 1
+    assert 6e9 < ev.unit_memory(240 * SR, "museval") < 9e9  # protocol §5.4: 7.2 GB at 240 s
