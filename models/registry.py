@@ -1,0 +1,293 @@
+"""Registry of every architecture configuration of the thesis tables (models.md §1.3, §2.5, §3.6).
+
+``list_models()`` -> list of :class:`ModelInfo` (paper configurations);
+``create(name, profile="paper" | "embedded", seed=None, **overrides)`` -> an initialised model (``AudioModel``).
+
+* ``published_params`` is the exact network-only parameter count of models.md (window not counted); the parametrised
+  test ``tests/models/test_params.py`` asserts it for every entry. ``thesis_params`` is the rounded value printed in
+  the thesis tables, where there is one.
+* ``profile="embedded"`` builds a scaled-down version of the same architecture (n_fft 512 / hop 256, 8 channels,
+  3-layer TFCs, …) for CPU runs. Its name carries the suffix ``@embedded`` (``model.info.name``) and it is never the
+  paper model. Structural overrides add ``@custom``. ``create("u7-dcse@embedded")`` is the same as
+  ``create("u7-dcse", profile="embedded")``.
+* Dedicated models are trained per source: ``create("u7-dcse", source="drums")`` (default: vocals).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+
+from .amss import AMSSNet
+from .base import AudioModel
+from .cunet import ConditionedUNet
+from .unet import DedicatedUNet
+
+PROFILES = ("paper", "embedded")
+ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet}
+#: Config keys that do not change the architecture (no "@custom" suffix when overridden).
+NON_STRUCTURAL = frozenset(
+    {"source", "glove_path", "inference_mode", "amss_min_trim", "lasaft_min_trim", "overlap_ratio", "task_set"}
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str  # "dedicated" | "conditioned" | "amss"
+    table: str  # thesis table, e.g. "3.1"
+    row: str  # row label in that table
+    published_params: int  # exact network-only count (models.md)
+    config: dict = field(compare=False, hash=False)
+    task_set: str = "separation-dedicated"  # | "separation-conditioned" | "task2" | "task1"
+    source: str | None = None  # dedicated models: the source this instance separates (default vocals)
+    thesis_params: str | None = None  # as printed in the thesis ("1.56M"), None where the thesis gives no count
+    also_in: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    profile: str = "paper"
+    registry_name: str = ""  # the registry key (name without profile suffix)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["also_in"] = list(self.also_in)
+        d["aliases"] = list(self.aliases)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------- base configurations
+
+_COMMON = dict(n_fft=2048, hop_length=1024, num_frame=128, channels=24, tfc_layers=5, kernel=3, n_blocks=7, bf=16,
+               min_units=16, amss_min_trim=16384, lasaft_min_trim=5000, overlap_ratio=0.5)
+_COMMON_EMBEDDED = dict(n_fft=512, hop_length=256, channels=8, tfc_layers=3, min_units=4, amss_min_trim=4096,
+                        lasaft_min_trim=1250)
+
+_DEDICATED = dict(_COMMON, arch="dedicated", method="dcse", source="vocals", time_down=[True, True, True],
+                  block="tfc_tdf", tdf="bottleneck", tdf_bias=False, tdf_affine=False, inference_mode="lasaft")
+_CONDITIONED = dict(_COMMON, arch="conditioned", modulation="gpocm", ft_block="lasaft", ft_bias=False, n_conditions=4,
+                    embedding_dim=32, dropout=0.5, n_latent=6, d_k=32, inference_mode="lasaft")
+_AMSS = dict(_COMMON, arch="amss", variant="full", task_set="task2", tdf_bias=False, heads=6, latents_per_head=8,
+             vocab_size=34, word_dim=100, rnn="lstm", rnn_hidden=128, d_k=128, lasaft_latents=8, glove_path=None,
+             inference_mode="amss")
+
+_EMB_CONDITIONED = dict(embedding_dim=8, n_latent=3, d_k=8)
+_EMB_AMSS = dict(heads=2, latents_per_head=4, word_dim=16, rnn_hidden=16, d_k=16, lasaft_latents=4)
+
+_O8 = [True, False] * 4  # U17 "sampling O": time halved at encoder levels 0, 2, 4, 6
+_X8 = [False] * 8
+
+# name -> (info kwargs, paper config, embedded overrides)
+_ENTRIES: dict[str, tuple[dict, dict, dict]] = {}
+
+
+def _add(name, family, table, row, params, config, embedded=None, **info):
+    base = {"dedicated": _DEDICATED, "conditioned": _CONDITIONED, "amss": _AMSS}[family]
+    cfg = dict(base)
+    cfg.update(config)
+    emb = dict(_COMMON_EMBEDDED)
+    emb.update({"conditioned": _EMB_CONDITIONED, "amss": _EMB_AMSS}.get(family, {}))
+    emb.update(embedded or {})
+    task_set = {"dedicated": "separation-dedicated", "conditioned": "separation-conditioned"}.get(
+        family, cfg.get("task_set")
+    )
+    _ENTRIES[name] = (
+        dict(name=name, family=family, table=table, row=row, published_params=params, task_set=task_set,
+             source=cfg.get("source"), registry_name=name, **info),
+        cfg,
+        emb,
+    )
+
+
+# Chapter 3, Table 3.1: U7 TFC-TDF, TDF bias false (BN non-affine)
+_add("u7-dme", "dedicated", "3.1", "DME", 987_282, dict(method="dme"),
+     description="U7 TFC-TDF, direct magnitude estimation (ReLU output), mixture phase")
+_add("u7-mme", "dedicated", "3.1", "MME", 987_282, dict(method="mme"),
+     description="U7 TFC-TDF, magnitude mask (sigmoid) × mixture magnitude")
+_add("u7-cme-sigmoid", "dedicated", "3.1", "CME-σ", 987_476, dict(method="cme_sigmoid"),
+     description="U7 TFC-TDF, element-wise sigmoid masks on the 4 CaC channels")
+_add("u7-cme-tanh", "dedicated", "3.1", "CME-tanh", 987_476, dict(method="cme_tanh"),
+     description="U7 TFC-TDF, element-wise tanh masks on the 4 CaC channels")
+_add("u7-dcse", "dedicated", "3.1", "DCSE", 987_476, dict(method="dcse"), thesis_params="0.99M",
+     also_in=("3.5 r3 (TFC-TDF, 7 blocks)", "4.1 dedicated (chapter 3)"),
+     description="U7 TFC-TDF, direct complex (CaC) spectrogram estimation")
+# Table 3.5: 17-block models
+_add("u17-tfc-sampling-o", "dedicated", "3.5", "r1 TFC, time sampling O", 1_564_660,
+     dict(n_blocks=17, block="tfc", time_down=_O8), dict(n_blocks=9, time_down=[True, False, True, False]),
+     thesis_params="1.56M", description="U17 TFC only, time halved at encoder levels 0, 2, 4, 6")
+_add("u17-tfc-sampling-x", "dedicated", "3.5", "r2 TFC, time sampling X", 1_555_444,
+     dict(n_blocks=17, block="tfc", time_down=_X8), dict(n_blocks=9, time_down=[False] * 4),
+     thesis_params="1.56M", description="U17 TFC only, frequency-only sampling")
+_add("u17-tfc-tdf", "dedicated", "3.5", "r4 TFC-TDF, 17 blocks", 1_930_840,
+     dict(n_blocks=17, block="tfc_tdf", time_down=_O8, tdf_bias=True, tdf_affine=True),
+     dict(n_blocks=9, time_down=[True, False, True, False]),
+     thesis_params="1.93M", description="U17 TFC-TDF (bias, affine BN), sampling O")
+# Table 3.7: large U9, n_fft 4096, TDF bias true (BN affine)
+_LARGE = dict(n_fft=4096, n_blocks=9, time_down=[True] * 4, tdf_bias=True, tdf_affine=True)
+_LARGE_EMB = dict(n_blocks=9, time_down=[True] * 4)
+_add("u9l-tfc-tdf", "dedicated", "3.7", "r1 TFC-TDF, bottleneck", 2_232_132, dict(_LARGE), _LARGE_EMB,
+     thesis_params="2.24M", also_in=("3.6 Proposed (TFC-TDF U-Net)", "4.2 dedicated (chapter 3)"),
+     description="large U9 TFC-TDF (n_fft 4096); thesis 2.24M counts the STFT window as a parameter")
+_add("u9l-tfc-tdf-single", "dedicated", "3.7", "r2 TFC-TDF, no bottleneck", 11_991_972,
+     dict(_LARGE, tdf="single"), _LARGE_EMB, thesis_params="12.00M",
+     description="large U9 TFC-TDF with single-layer F→F TDFs; thesis 12.00M counts the window")
+_add("u9l-dme", "dedicated", "3.7", "r3 TFC-TDF (DME)", 2_231_938, dict(_LARGE, method="dme"), _LARGE_EMB,
+     thesis_params="2.24M", description="large U9 TFC-TDF, direct magnitude estimation")
+_add("u9l-tfc", "dedicated", "3.7", "r4 TFC only", 826_228, dict(_LARGE, block="tfc"), _LARGE_EMB,
+     thesis_params="0.83M", description="large U9 TFC only")
+# Chapter 4, Table 4.1: conditioned U-Nets (U7 DCSE backbone)
+_CUNET_PARAMS = {
+    ("film", "none"): 720_676, ("film", "tdf"): 1_069_508, ("film", "lasaft"): 7_998_436,
+    ("gpocm", "none"): 1_146_268, ("gpocm", "tdf"): 1_495_100, ("gpocm", "lasaft"): 8_424_028,
+}
+for (_mod, _ft), _params in _CUNET_PARAMS.items():
+    _label = {"film": "FiLM", "gpocm": "GPoCM"}[_mod]
+    _ft_label = {"none": "", "tdf": " + TDF", "lasaft": " + LaSAFT"}[_ft]
+    _extra = {}
+    if (_mod, _ft) == ("gpocm", "lasaft"):
+        _extra = dict(aliases=("lasaft-gpocm-net11",), also_in=("5.2 LaSAFT-GPoCM-Net_11",))
+    _add(f"cunet-{_mod}" + ("" if _ft == "none" else f"-{_ft}"), "conditioned", "4.1", f"{_label} CUNet{_ft_label}",
+         _params, dict(modulation=_mod, ft_block=_ft),
+         description=f"conditioned U7 (DCSE), {_label} in the decoder blocks"
+         + {"none": "", "tdf": ", TDF in every block", "lasaft": ", LaSAFT in every block"}[_ft],
+         **_extra)
+_add("lasaft-gpocm-net12", "conditioned", "5.2", "LaSAFT-GPoCM-Net_12", 31_541_908,
+     dict(n_fft=4096, n_blocks=9, embedding_dim=64), dict(n_blocks=9),
+     also_in=("4.2 LaSAFT+GPoCM",), description="large LaSAFT-GPoCM U9 (n_fft 4096, E 64)")
+# Chapter 5, Tables 5.2 / 5.3
+_add("amss-net", "amss", "5.2", "AMSS-Net", 4_245_068, dict(variant="full"), thesis_params="≈4.3M",
+     also_in=("5.3 AMSS-Net",), description="AMSS-Net (reference widths of models.md §3.8), task2 (87 generators)")
+_add("amss-net-wo-csa", "amss", "5.2", "AMSS-Net w/o CSA", 4_947_068, dict(variant="wo_csa"), thesis_params="≈4.9M",
+     also_in=("5.3 w/o CSA",), description="ablation: compact LaSAFT in the LSC extractor, 1×1 merge instead of CSA")
+_add("amss-net-wo-smpocm", "amss", "5.2", "AMSS-Net w/o SMPoCM", 2_423_852, dict(variant="wo_smpocm"),
+     thesis_params="≈2.4M", also_in=("5.3 w/o SMPoCM",), description="ablation: one tanh-PoCM per decoding block")
+_add("amss-net-separate", "amss", "5.2", "AMSS-Net_separate", 4_245_068, dict(variant="full", task_set="task1"),
+     description="AMSS-Net trained on the separation task set (task1: 14 separate/mute generators)")
+
+_ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
+
+
+# ---------------------------------------------------------------------------------------------- public API
+
+
+def model_names() -> list[str]:
+    return list(_ENTRIES)
+
+
+def resolve(name: str) -> tuple[str, str | None]:
+    """'u7-dcse@embedded' -> ('u7-dcse', 'embedded'); aliases resolved; KeyError listing the names otherwise."""
+    base, _, suffix = name.partition("@")
+    base = _ALIASES.get(base, base)
+    if base not in _ENTRIES:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(_ENTRIES)}")
+    if suffix and suffix not in PROFILES:
+        raise KeyError(f"unknown profile suffix {suffix!r} in {name!r}; profiles: {PROFILES}")
+    return base, suffix or None
+
+
+def get_info(name: str) -> ModelInfo:
+    base, _ = resolve(name)
+    info, cfg, _ = _ENTRIES[base]
+    return ModelInfo(config=copy.deepcopy(cfg), **info)
+
+
+def list_models() -> list[ModelInfo]:
+    return [get_info(n) for n in _ENTRIES]
+
+
+def config_for(name: str, profile: str = "paper") -> dict:
+    base, suffix = resolve(name)
+    profile = suffix or profile
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
+    _, cfg, emb = _ENTRIES[base]
+    cfg = copy.deepcopy(cfg)
+    if profile == "embedded":
+        cfg.update(copy.deepcopy(emb))
+    return cfg
+
+
+def build(config: dict) -> AudioModel:
+    """Instantiate (without re-initialising) the model class for a config."""
+    arch = config.get("arch")
+    if arch not in ARCHES:
+        raise ValueError(f"config has unknown arch {arch!r}; expected one of {tuple(ARCHES)}")
+    return ARCHES[arch](config)
+
+
+def _instance_name(base: str, profile: str, custom: bool) -> str:
+    name = base + ("@embedded" if profile == "embedded" else "")
+    return name + ("@custom" if custom else "")
+
+
+def create(name: str, profile: str = "paper", *, seed: int | None = None, init: bool = True, **overrides) -> AudioModel:
+    """Build and initialise a registered model.
+
+    Args:
+        name: registry name (or alias), optionally with "@embedded".
+        profile: "paper" (the thesis configuration) or "embedded" (scaled down for CPU).
+        seed: if given, the initialisation uses this seed (global RNG state is restored afterwards).
+        init: apply the reference initialisation (Xavier/Kaiming-normal, GloVe if ``glove_path``).
+        **overrides: config keys to change (``source``, ``glove_path``, depth/width keys …). Unknown keys raise.
+    """
+    base, suffix = resolve(name)
+    profile = suffix or profile
+    cfg = config_for(base, profile)
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown config keys for {base!r}: {sorted(unknown)}; known: {sorted(cfg)}")
+    custom = any(k not in NON_STRUCTURAL and overrides[k] != cfg[k] for k in overrides)
+    cfg.update(overrides)
+    return _finish(cfg, base, profile, custom, seed, init)
+
+
+def create_from_config(name: str, config: dict, profile: str | None = None, *, seed=None, init: bool = True):
+    """Rebuild a model from a stored config (checkpoints). ``name``/``profile`` label the instance; a config that
+    differs structurally from the named profile's gets the "@custom" suffix."""
+    base, suffix = resolve(name)
+    profile = (profile or suffix or "paper").split("+")[0]
+    if profile not in PROFILES:
+        profile = "paper"
+    ref = config_for(base, profile)
+    cfg = dict(ref)
+    cfg.update(copy.deepcopy(config))
+    custom = any(k not in NON_STRUCTURAL and cfg.get(k) != ref.get(k) for k in cfg)
+    return _finish(cfg, base, profile, custom, seed, init)
+
+
+def _finish(cfg: dict, base: str, profile: str, custom: bool, seed, init: bool) -> AudioModel:
+    """Build (and initialise) the model; with a seed, construction and initialisation both use a forked RNG seeded
+    with it (biases and BN keep their constructor initialisation, so both steps matter)."""
+    def make():
+        m = build(cfg)
+        if init:
+            m.reset_parameters()
+        return m
+
+    if seed is None:
+        model = make()
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = make()
+    info, _, _ = _ENTRIES[base]
+    model.info = dataclasses.replace(
+        ModelInfo(config=model.config, **info),
+        name=_instance_name(base, profile, custom),
+        profile=profile if not custom else f"{profile}+custom",
+        source=model.config.get("source"),
+        task_set=info["task_set"] if info["family"] != "amss" else model.config["task_set"],
+    )
+    return model
+
+
+def count_params(name: str, profile: str = "paper", **overrides) -> int:
+    """Parameter count of a configuration, computed on the meta device (no memory, no initialisation)."""
+    base, suffix = resolve(name)
+    cfg = config_for(base, suffix or profile)
+    cfg.update(overrides)
+    with torch.device("meta"):
+        model = build(cfg)
+    return sum(p.numel() for p in model.parameters())
