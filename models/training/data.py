@@ -1,0 +1,389 @@
+"""Training and validation data: on-the-fly remix augmentation and AMSS triples (models.md §4.1, protocol §2.5).
+
+Training items
+--------------
+Each item draws each of the four stems from an **independently chosen training track and offset** (window
+``segment`` samples, both channels together) — the reference "mixing sources from different tracks" augmentation.
+No gain scaling, channel swap or polarity flip.
+
+* ``kind="dedicated"``: input = sum of the four segments, target = the fixed source's segment.
+* ``kind="conditioned"``: the target index is uniform over the four sources; condition = that index.
+* ``kind="amss"``: corrected Algorithm 1 on the four segments: a seeded :class:`benchmark.aml.Sampler`
+  (generator uniform over the task set — 87 for ``task2``, 14 for ``task1`` — then description uniform),
+  :func:`benchmark.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
+  condition = the description's token ids (:func:`benchmark.aml.encode`).
+
+Determinism: an item is addressed by the key ``(epoch, index)`` and all of its randomness comes from
+``numpy.random.SeedSequence([seed, STREAM_TRAIN, epoch, index])``. It is therefore a pure function of
+``(seed, epoch, index)``: independent of the number of DataLoader workers, of the number of DDP ranks and of
+interruptions (resume re-creates exactly the items that follow the checkpoint).
+
+Batches (:class:`StepBatchSampler`): optimiser step ``s`` (global, 0-based) of epoch ``e = s // steps_per_epoch``
+consumes the global items ``k·B … k·B + B − 1`` (``k = s mod steps_per_epoch``, ``B`` the effective batch); rank ``r``
+of ``W`` gets the contiguous slice ``[r·B/W, (r+1)·B/W)``. A DDP run and a single-process run see the same items.
+
+Validation
+----------
+:class:`ValidationSet`: the valid split, whole tracks (optionally cropped), each cut into the model's fixed inference
+windows with trimmed borders (:func:`models.inference.chunk`); the model output is stitched back
+(:func:`models.inference.stitch`) and the loss is the waveform L1 to the target, averaged over (track, target/query)
+entries. The same numbers for the do-nothing systems — *identity* (return the input) and *silence* — are computed on
+the same entries so every run states whether it beats them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from benchmark import aml, dsp
+from benchmark.constants import SOURCES, SR
+
+log = logging.getLogger("amss_bench.training.data")
+
+KINDS = ("dedicated", "conditioned", "amss")
+STREAM_TRAIN = 0x7A1
+STREAM_VALID = 0x7A2
+PRELOAD_LIMIT = 1 << 30  # bytes; preload="auto" keeps the training stems in memory below this
+VALID_CACHE_LIMIT = 512 << 20
+
+
+def kind_of(model) -> str:
+    """Data kind of a registry model: "dedicated" | "conditioned" | "amss"."""
+    family = model.info.family if getattr(model, "info", None) is not None else None
+    if family in KINDS:
+        return family
+    arch = model.config.get("arch")
+    if arch in KINDS:
+        return arch
+    raise ValueError(f"cannot tell the training data kind of model {getattr(model, 'name', model)!r}")
+
+
+def derive_seed(*keys: int) -> int:
+    """A 63-bit integer seed derived from integer keys (stable across platforms and numpy versions)."""
+    ss = np.random.SeedSequence([int(k) & 0xFFFFFFFFFFFFFFFF for k in keys])
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def item_rng(seed: int, epoch: int, index: int, stream: int = STREAM_TRAIN) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), stream, int(epoch), int(index)])))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# stems
+
+
+class StemStore:
+    """Random access to segments of the four stems of a list of tracks.
+
+    WAV roots (``synthetic``, ``musdb18hq``) are read segment-wise with soundfile; with ``preload`` every track is
+    held in memory as (4, N, 2) float32 (shared copy-on-write with forked DataLoader workers). ``musdb18`` (.stem.mp4)
+    roots are decoded whole through a small per-process LRU cache (slow: convert to WAV with ``musdbconvert``).
+    """
+
+    def __init__(self, dataset, tracks: Sequence[str], preload="auto"):
+        self.dataset = dataset
+        self.tracks = list(tracks)
+        if not self.tracks:
+            raise ValueError("no tracks to train on (the train split is empty)")
+        self.wav = dataset.source != "musdb18"
+        self.lengths = [self._length(t) for t in self.tracks]
+        total = sum(self.lengths) * len(SOURCES) * 2 * 4
+        if preload == "auto":
+            preload = total < PRELOAD_LIMIT
+        self.preloaded = None
+        if preload:
+            self.preloaded = [np.ascontiguousarray(dataset.stems(t), dtype=np.float32) for t in self.tracks]
+            self.lengths = [s.shape[1] for s in self.preloaded]
+        elif not self.wav:
+            log.warning("reading .stem.mp4 tracks segment-wise decodes whole tracks; convert MUSDB18 to WAV "
+                        "(musdbconvert) and use data.source = musdb18hq for fast training")
+
+    def _length(self, track: str) -> int:
+        if self.wav:
+            return int(sf.info(str(self.dataset.track_dir(track) / f"{SOURCES[0]}.wav")).frames)
+        return int(self._decoded(track).shape[1])
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - per-process cache of decoded tracks, bounded
+    def _decoded(self, track: str) -> np.ndarray:
+        return np.ascontiguousarray(self.dataset.stems(track), dtype=np.float32)
+
+    def segment(self, track_index: int, source_index: int, start: int, length: int) -> np.ndarray:
+        """(length, 2) float32; zero-padded where the track is shorter."""
+        out = np.zeros((length, 2), dtype=np.float32)
+        if self.preloaded is not None:
+            seg = self.preloaded[track_index][source_index, start : start + length]
+        elif self.wav:
+            path = self.dataset.track_dir(self.tracks[track_index]) / f"{SOURCES[source_index]}.wav"
+            seg, _ = sf.read(str(path), start=start, stop=start + length, dtype="float32", always_2d=True)
+        else:
+            seg = self._decoded(self.tracks[track_index])[source_index, start : start + length]
+        out[: len(seg)] = seg
+        return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# training items
+
+
+def nominal_epoch_items(lengths: Sequence[int], segment: int, kind: str) -> int:
+    """models.md §4.1: Σ ⌊len/segment⌋ × targets (1 dedicated, 4 conditioned); AMSS ⌊Σ len / segment⌋ × 4."""
+    if kind == "amss":
+        n = (sum(lengths) // segment) * 4
+    else:
+        n = sum(length // segment for length in lengths) * (4 if kind == "conditioned" else 1)
+    return max(int(n), 1)
+
+
+class TrainSet(torch.utils.data.Dataset):
+    """Map-style dataset addressed by ``(epoch, index)`` keys (see the module docstring)."""
+
+    def __init__(self, dataset, kind: str, *, segment: int, seed: int, source: str | None = None,
+                 task_set: str = "task2", peak_mode: str = "signed", epoch_items: int | None = None,
+                 preload="auto", split: str = "train"):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind == "dedicated" and source not in SOURCES:
+            raise ValueError(f"dedicated training needs a source in {SOURCES}, got {source!r}")
+        if kind == "amss" and task_set not in ("task1", "task2"):
+            raise ValueError(f"AMSS training needs task_set 'task1' or 'task2', got {task_set!r}")
+        self.kind = kind
+        self.segment = int(segment)
+        self.seed = int(seed)
+        self.source = source
+        self.task_set = task_set
+        self.peak_mode = peak_mode
+        self.store = StemStore(dataset, dataset.tracks(split), preload)
+        self.nominal_items = nominal_epoch_items(self.store.lengths, self.segment, kind)
+        self.epoch_items = int(epoch_items) if epoch_items else self.nominal_items
+        self.generators = aml.generators(task_set) if kind == "amss" else ()
+
+    def __len__(self) -> int:
+        return self.epoch_items
+
+    def draw(self, epoch: int, index: int) -> dict:
+        """The random choices of one item (tracks, offsets, target / description), without reading audio."""
+        rng = item_rng(self.seed, epoch, index)
+        n_tracks = len(self.store.tracks)
+        tracks, starts = [], []
+        for j in range(len(SOURCES)):
+            t = int(rng.integers(0, n_tracks))
+            tracks.append(t)
+            starts.append(int(rng.integers(0, max(1, self.store.lengths[t] - self.segment))))
+        out = {"tracks": tracks, "starts": starts}
+        if self.kind == "conditioned":
+            out["target"] = int(rng.integers(0, len(SOURCES)))
+        elif self.kind == "amss":
+            sampler = aml.Sampler(self.task_set, seed=int(rng.integers(0, 2**63 - 1)))
+            g, desc = sampler.sample()
+            out["generator"] = g.id
+            out["description"] = desc
+        return out
+
+    def __getitem__(self, key) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        d = self.draw(epoch, index)
+        stems = np.stack([self.store.segment(t, j, s, self.segment)
+                          for j, (t, s) in enumerate(zip(d["tracks"], d["starts"]))])
+        cond = None
+        if self.kind == "amss":
+            pair = dsp.make_pair(stems, aml.parse(d["description"]), peak_mode=self.peak_mode)
+            x, y = pair.input, pair.target
+            cond = aml.encode(d["description"])
+        else:
+            x = stems.sum(axis=0, dtype=np.float32)
+            target = SOURCES.index(self.source) if self.kind == "dedicated" else d["target"]
+            y = stems[target]
+            cond = None if self.kind == "dedicated" else target
+        return {
+            "input": torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32)),
+            "target": torch.from_numpy(np.ascontiguousarray(y.T, dtype=np.float32)),
+            "cond": cond,
+            "key": (int(epoch), int(index)),
+        }
+
+
+def collate(items: Sequence[dict]) -> dict:
+    """Stack waveforms (B, 2, N); conditions: None | LongTensor (B,) | (tokens (B, L) right-padded with 0, lengths)."""
+    conds = [it["cond"] for it in items]
+    if all(c is None for c in conds):
+        cond = None
+    elif all(isinstance(c, int) for c in conds):
+        cond = torch.tensor(conds, dtype=torch.long)
+    else:
+        lengths = torch.tensor([len(c) for c in conds], dtype=torch.long)
+        tokens = torch.full((len(conds), int(lengths.max())), aml.PAD, dtype=torch.long)
+        for i, c in enumerate(conds):
+            tokens[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        cond = (tokens, lengths)
+    return {
+        "input": torch.stack([it["input"] for it in items]),
+        "target": torch.stack([it["target"] for it in items]),
+        "cond": cond,
+        "keys": [it["key"] for it in items],
+    }
+
+
+def move_cond(cond, device):
+    if cond is None:
+        return None
+    if isinstance(cond, (tuple, list)):
+        return tuple(c.to(device, non_blocking=True) for c in cond)
+    return cond.to(device, non_blocking=True)
+
+
+class StepBatchSampler(torch.utils.data.Sampler):
+    """Yields, for each optimiser step in ``[start_step, end_step)``, this rank's list of ``(epoch, index)`` keys."""
+
+    def __init__(self, steps_per_epoch: int, global_batch: int, start_step: int, end_step: int, rank: int = 0,
+                 world_size: int = 1):
+        if global_batch % world_size:
+            raise ValueError(f"the effective batch {global_batch} is not divisible by the {world_size} processes")
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.global_batch = int(global_batch)
+        self.per_rank = self.global_batch // world_size
+        self.start_step = int(start_step)
+        self.end_step = int(end_step)
+        self.rank = int(rank)
+
+    def keys(self, step: int) -> list[tuple[int, int]]:
+        epoch, k = divmod(step, self.steps_per_epoch)
+        base = k * self.global_batch + self.rank * self.per_rank
+        return [(epoch, base + j) for j in range(self.per_rank)]
+
+    def __iter__(self):
+        for step in range(self.start_step, self.end_step):
+            yield self.keys(step)
+
+    def __len__(self) -> int:
+        return max(0, self.end_step - self.start_step)
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """Worker seeding (items do not depend on it: their randomness is keyed; this only tidies incidental RNGs)."""
+    torch.set_num_threads(1)
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+def make_train_loader(trainset: TrainSet, sampler: StepBatchSampler, *, num_workers: int = 0, seed: int = 0,
+                      rank: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    gen = torch.Generator()
+    gen.manual_seed(derive_seed(seed, rank, 0xD1))
+    return torch.utils.data.DataLoader(
+        trainset,
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate,
+        worker_init_fn=worker_init_fn if num_workers else None,
+        generator=gen,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# validation
+
+
+@dataclass(frozen=True)
+class ValidEntry:
+    track: str
+    target: int | None  # source index (dedicated / conditioned)
+    description: str | None  # AMSS
+
+
+class ValidationSet:
+    """Fixed validation entries of the valid split (see the module docstring).
+
+    ``window``/``hop``/``num_frame``/``min_trim`` come from the model (``model.inference_params()``), so the chunks
+    are exactly the model's inference windows with trimmed borders. AMSS descriptions are drawn once from a seeded
+    sampler (``valid_seed``, fixed across training seeds) per track.
+    """
+
+    def __init__(self, dataset, kind: str, *, hop: int, num_frame: int, min_trim: int, source: str | None = None,
+                 task_set: str = "task2", n_queries: int = 8, valid_seed: int = 0, max_tracks: int | None = None,
+                 seconds: float | None = None, peak_mode: str = "signed", cache="auto"):
+        self.dataset = dataset
+        self.kind = kind
+        self.hop, self.num_frame, self.min_trim = int(hop), int(num_frame), int(min_trim)
+        self.seconds = seconds
+        self.peak_mode = peak_mode
+        tracks = dataset.tracks("valid")
+        if not tracks:
+            raise ValueError(f"{dataset.root}: the valid split is empty; validation needs at least one track")
+        if max_tracks:
+            tracks = tracks[: int(max_tracks)]
+        self.tracks = tracks
+        entries = []
+        for ti, track in enumerate(tracks):
+            if kind == "dedicated":
+                entries.append(ValidEntry(track, SOURCES.index(source), None))
+            elif kind == "conditioned":
+                entries.extend(ValidEntry(track, j, None) for j in range(len(SOURCES)))
+            else:
+                sampler = aml.Sampler(task_set, seed=derive_seed(valid_seed, STREAM_VALID, ti))
+                entries.extend(ValidEntry(track, None, sampler.sample()[1]) for _ in range(int(n_queries)))
+        self.entries = entries
+        if cache == "auto":
+            n = sum(self._length(t) for t in tracks) * 2 * 4 * 2
+            n *= 4 if kind == "conditioned" else (int(n_queries) if kind == "amss" else 1)
+            cache = n < VALID_CACHE_LIMIT
+        self._cache: dict[int, tuple] | None = {} if cache else None
+        self._stems_cache: tuple[str, np.ndarray] | None = None
+
+    def _length(self, track: str) -> int:
+        if self.seconds:
+            return int(round(self.seconds * SR))
+        if self.dataset.source != "musdb18":
+            return int(sf.info(str(self.dataset.track_dir(track) / "mixture.wav")).frames)
+        return SR * 240
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _stems(self, track: str) -> np.ndarray:
+        if self._stems_cache is None or self._stems_cache[0] != track:
+            stems = self.dataset.stems(track)
+            if self.seconds:
+                stems = stems[:, : int(round(self.seconds * SR))]
+            self._stems_cache = (track, np.ascontiguousarray(stems, dtype=np.float32))
+        return self._stems_cache[1]
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray, object]:
+        """(input (N, 2), target (N, 2), raw condition) of entry ``i``."""
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        e = self.entries[i]
+        stems = self._stems(e.track)
+        if self.kind == "amss":
+            p = dsp.make_pair(stems, aml.parse(e.description), peak_mode=self.peak_mode)
+            out = (p.input, p.target, aml.encode(e.description))
+        else:
+            out = (stems.sum(axis=0, dtype=np.float32), stems[e.target],
+                   None if self.kind == "dedicated" else e.target)
+        if self._cache is not None:
+            self._cache[i] = out
+        return out
+
+    def label(self, i: int) -> str:
+        e = self.entries[i]
+        return f"{e.track} | {e.description if e.description is not None else SOURCES[e.target]}"
+
+    def baselines(self, indices: Sequence[int] | None = None) -> dict[str, float]:
+        """Sum over entries of the per-entry mean L1 of the do-nothing systems (identity, silence)."""
+        ident = silence = 0.0
+        for i in range(len(self)) if indices is None else indices:
+            x, y, _ = self.pair(i)
+            ident += float(np.mean(np.abs(x - y), dtype=np.float64))
+            silence += float(np.mean(np.abs(y), dtype=np.float64))
+        return {"identity": ident, "silence": silence}

@@ -1,0 +1,218 @@
+"""Training recipes per model family and profile (models.md §4.2), with overrides from ``params.yaml``.
+
+A recipe is a flat dict of the keys in :data:`DEFAULTS`. :func:`recipe_for` resolves, in this order (later wins):
+
+1. :data:`DEFAULTS` (the common settings),
+2. ``RECIPES[family]["paper" | "embedded"]`` (this module),
+3. ``params["train"][profile]["all"]`` and ``params["train"][profile][family]`` (the lead's ``params.yaml``),
+4. explicit keyword overrides (CLI flags, tests).
+
+Unknown keys raise :class:`RecipeError` naming the key and where it came from.
+
+``batch_size`` is always the **effective** (global) batch: per-GPU batch × number of processes (models.md §4.2:
+"on one GPU, keep the effective batch"). Under ``torchrun`` each rank gets ``batch_size / world_size`` items.
+
+Families (:func:`family_of`): ``u7`` (Table 3.1 methods, Table 3.5 r3, Table 4.1 dedicated), ``u17`` (Table 3.5),
+``u9l`` (Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12`` (LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3).
+"""
+
+from __future__ import annotations
+
+import copy
+
+PROFILES = ("paper", "embedded")
+FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("none", "plateau", "cosine")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+#: Every recipe key with its common default.
+DEFAULTS: dict = {
+    # optimisation
+    "optimizer": "adam",  # adam | rmsprop | sgd
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "grad_clip": None,  # max global grad norm, None = off (the references do not clip)
+    "schedule": "none",  # none | plateau (ReduceLROnPlateau on the validation L1) | cosine (to 0 at the last step)
+    "plateau_factor": 0.5,
+    "plateau_patience_epochs": 50,
+    # data
+    "batch_size": 8,  # effective (global) batch
+    "segment": None,  # training window in samples; None = the model's window hop·(num_frame−1)
+    "epoch_items": None,  # items per epoch; None = the nominal epoch of models.md §4.1
+    "num_workers": 0,  # DataLoader worker processes per rank (the SoX effects run there when > 0)
+    "peak_mode": "signed",  # AMSS pair normalisation (protocol §2.5): signed (reference) | abs
+    "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
+    # length and stopping
+    "max_epochs": 1000,
+    "min_epochs": 0,  # no early stop before this epoch
+    "max_steps": None,  # hard cap on optimiser steps (overrides max_epochs when smaller)
+    "early_stop_patience": None,  # in validation checks; None = no early stopping
+    "min_delta": 0.0,
+    "keep_top_k": 3,
+    # validation (waveform L1 on fixed chunks of the valid split)
+    "valid_every_epochs": 1,  # None = no periodic validation (only valid_at_end)
+    "valid_every_steps": None,  # if set, validate every N steps instead of every N epochs
+    "valid_at_end": True,  # also validate after the last step (if that step was not a validation step)
+    "valid_tracks": None,  # at most this many valid tracks (None = all)
+    "valid_seconds": None,  # crop each valid track to its first N seconds (None = whole track)
+    "valid_queries": 8,  # AMSS: descriptions per valid track (fixed, seeded)
+    "valid_batch": 4,
+    "valid_cache": "auto",  # keep the validation windows in memory between checks: auto (if < 512 MiB) | bool
+    # checkpoints and logging
+    "checkpoint_every_steps": None,  # besides every validation; None = only at validations and the end
+    "log_every_steps": 10,
+    # precision and speed
+    "precision": "auto",  # auto (fp16 + grad scaler on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+    "compile": False,  # torch.compile the network
+    "channels_last": False,  # channels-last memory format for the convolutions
+    "threads": None,  # torch CPU threads (None = torch's default)
+    "deterministic": True,  # cuDNN deterministic / no benchmark on GPU (CPU is deterministic anyway)
+    "find_unused_parameters": False,  # DDP option
+}
+
+_EMBEDDED_COMMON = dict(
+    lr=5e-3,
+    batch_size=8,
+    segment=4032,  # 16 frames of the embedded STFT (hop 256): 15·256; validation still uses the 128-frame windows
+    max_epochs=1000,  # the step budget (max_steps) decides
+    max_steps=60,
+    valid_every_steps=None,
+    valid_every_epochs=None,  # only the end-of-run validation (valid_at_end)
+    valid_tracks=2,
+    valid_seconds=3.0,
+    valid_queries=8,
+    valid_batch=8,
+    keep_top_k=1,
+    log_every_steps=10,
+    precision="fp32",
+    early_stop_patience=None,
+    threads=1,  # 2 threads: 1.2-1.4x faster on an idle 2-core machine, 10-20x slower when it is shared (performance.md)
+)
+
+#: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
+RECIPES: dict[str, dict[str, dict]] = {
+    # Ch.3 U7: Adam 1e-3 (README), no schedule, 16 × 4 GPUs, fp16, L1 validation, 1000–2000 epochs,
+    # early stop patience 100 epochs, top 3.
+    "u7": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
+                      early_stop_patience=100, keep_top_k=3, num_workers=8),
+        "embedded": dict(_EMBEDDED_COMMON),
+    },
+    # Ch.3 U17: lr 5e-4 (thesis "5e-4–1e-3 by depth"), otherwise as U7.
+    "u17": {
+        "paper": dict(optimizer="adam", lr=5e-4, batch_size=64, max_epochs=2000, valid_every_epochs=1,
+                      early_stop_patience=100, keep_top_k=3, num_workers=8),
+        "embedded": dict(_EMBEDDED_COMMON),
+    },
+    # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
+    "u9l": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=96, max_epochs=3000, valid_every_epochs=1,
+                      early_stop_patience=200, keep_top_k=3, num_workers=8),
+        "embedded": dict(_EMBEDDED_COMMON),
+    },
+    # Ch.4 CUNets (2020 recipe): Adam 1e-3, no schedule, batch 8 on 1 GPU, >= 100 epochs, patience 50, top 3.
+    "cunet": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=8, max_epochs=1000, min_epochs=100,
+                      valid_every_epochs=1, early_stop_patience=50, keep_top_k=3, num_workers=8),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+    },
+    # LaSAFT-GPoCM-Net_12: Adam 1e-4, plateau (×0.5, patience 50 epochs), 4 × 4 GPUs, early stop patience 10.
+    "lasaft12": {
+        "paper": dict(optimizer="adam", lr=1e-4, schedule="plateau", plateau_factor=0.5, plateau_patience_epochs=50,
+                      batch_size=16, max_epochs=1000, valid_every_epochs=1, early_stop_patience=10, keep_top_k=3,
+                      num_workers=8),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+    },
+    # Ch.5 AMSS-Net family: Adam 1e-4, no schedule, 4 × 4 GPUs, validation every 10 epochs, >= 100 epochs,
+    # early stop patience 40 validation checks, top 3.
+    "amss": {
+        "paper": dict(optimizer="adam", lr=1e-4, batch_size=16, max_epochs=2000, min_epochs=100,
+                      valid_every_epochs=10, early_stop_patience=40, keep_top_k=3, num_workers=8, valid_queries=8),
+        # AMSS-Net must learn to pass most of the input through (62 of 87 generators are near-identity edits):
+        # measured, it overtakes the identity baseline between 300 and 400 steps (docs/training.md)
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=400),
+    },
+}
+
+
+class RecipeError(ValueError):
+    """A recipe key or value is not valid (the message names the key and its origin)."""
+
+
+def family_of(model_name: str) -> str:
+    """Recipe family of a registry model name (``"u7-dcse"``, ``"amss-net@embedded"``, aliases …)."""
+    from models import registry
+
+    info = registry.get_info(model_name)
+    base = info.registry_name or info.name
+    if info.family == "amss":
+        return "amss"
+    if info.family == "conditioned":
+        return "lasaft12" if base == "lasaft-gpocm-net12" else "cunet"
+    if base.startswith("u17"):
+        return "u17"
+    if base.startswith("u9l"):
+        return "u9l"
+    return "u7"
+
+
+def _check(recipe: dict, keys: dict, origin: str) -> None:
+    for key in keys:
+        if key not in DEFAULTS:
+            raise RecipeError(f"{origin}: unknown training key {key!r}; known keys: {', '.join(sorted(DEFAULTS))}")
+
+
+def validate(recipe: dict) -> dict:
+    """Check value domains; returns the recipe."""
+
+    def choice(key, options):
+        if recipe[key] not in options:
+            raise RecipeError(f"training key {key!r} is {recipe[key]!r}; expected one of {', '.join(options)}")
+
+    choice("optimizer", OPTIMIZERS)
+    choice("schedule", SCHEDULES)
+    choice("precision", PRECISIONS)
+    choice("peak_mode", ("signed", "abs"))
+    for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
+        if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
+            raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")
+    for key in ("valid_every_epochs", "max_steps", "segment", "epoch_items", "valid_every_steps", "checkpoint_every_steps",
+                "early_stop_patience", "valid_tracks"):
+        v = recipe[key]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise RecipeError(f"training key {key!r} must be a positive integer or null, got {v!r}")
+    if recipe["threads"] is not None and (not isinstance(recipe["threads"], int) or recipe["threads"] < 1):
+        raise RecipeError(f"training key 'threads' must be a positive integer or null, got {recipe['threads']!r}")
+    if not isinstance(recipe["num_workers"], int) or recipe["num_workers"] < 0:
+        raise RecipeError(f"training key 'num_workers' must be >= 0, got {recipe['num_workers']!r}")
+    if not float(recipe["lr"]) > 0:
+        raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
+    return recipe
+
+
+def recipe_for(model_name: str, profile: str = "embedded", params: dict | None = None, **overrides) -> dict:
+    """The resolved recipe for a model and profile (see the module docstring for the precedence)."""
+    if profile not in PROFILES:
+        raise RecipeError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    family = family_of(model_name)
+    recipe = copy.deepcopy(DEFAULTS)
+    recipe.update(copy.deepcopy(RECIPES[family][profile]))
+    train = (params or {}).get("train") or {}
+    if not isinstance(train, dict):
+        raise RecipeError("params.yaml: field 'train' must be a mapping")
+    by_profile = train.get(profile) or {}
+    if not isinstance(by_profile, dict):
+        raise RecipeError(f"params.yaml: field 'train.{profile}' must be a mapping")
+    for section in ("all", family):
+        block = by_profile.get(section) or {}
+        if not isinstance(block, dict):
+            raise RecipeError(f"params.yaml: field 'train.{profile}.{section}' must be a mapping")
+        _check(recipe, block, f"params.yaml train.{profile}.{section}")
+        recipe.update(block)
+    _check(recipe, overrides, "override")
+    recipe.update(overrides)
+    validate(recipe)
+    recipe["family"] = family
+    recipe["profile"] = profile
+    return recipe

@@ -1,0 +1,57 @@
+"""Training-step throughput at a scaled-down configuration on CPU (pytest-benchmark).
+
+Run the measurement with ``pytest tests/training/test_bench_train.py --benchmark-enable``; by default
+(``--benchmark-disable`` in pyproject) each benchmark body runs once as a smoke test. Numbers are recorded in
+docs/performance.md ("Training")."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.training import bench
+
+TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.benchmark(group="train-step-embedded")
+@pytest.mark.parametrize("name", ["u7-dcse", "cunet-gpocm-lasaft", "amss-net"])
+def test_bench_train_step_embedded(benchmark, name):
+    """One optimiser step (forward, spectrogram MSE, backward, Adam) of the embedded model at the embedded recipe's
+    batch (8 × 4 032 samples), fp32, one thread."""
+    from models import registry
+    from models.base import autocast_context  # noqa: F401 - same path as the trainer
+
+    model = registry.create(name, "embedded", seed=0).train()
+    x, y, cond = bench.make_batch(model, 8, 4032, torch.device("cpu"))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        loss = torch.nn.functional.mse_loss(model(x, cond), model.spec(y))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    loss = benchmark.pedantic(step, rounds=3, iterations=1, warmup_rounds=1)
+    assert loss == loss  # finite
+
+
+def test_bench_script_runs_on_cpu(tmp_path):
+    """``python -m models.training.bench`` end to end (tiny step count, JSON report)."""
+    out = tmp_path / "bench.json"
+    rc = bench.main(["--device", "cpu", "--profile", "embedded", "--models", "u7-dcse", "--modes", "fp32", "bf16",
+                     "--steps", "1", "--warmup", "1", "--segment", "4096", "--batch", "2", "--json", str(out)])
+    import json
+
+    report = json.loads(out.read_text())
+    assert rc == 0 and {r["mode"] for r in report["results"]} == {"fp32", "bf16"}
+    assert all(r["steps_per_s"] > 0 for r in report["results"])

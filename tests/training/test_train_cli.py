@@ -1,0 +1,84 @@
+"""``amss-bench train``: arguments, defaults from params.yaml, exit codes, outputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+import yaml
+
+from benchmark.commands import train as cmd
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def run(argv) -> int:
+    parser = argparse.ArgumentParser(prog="amss-bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd.register(sub)
+    args = parser.parse_args(["train", *argv])
+    return args.func(args)
+
+
+TINY = ["--model-set", "n_fft=256", "--model-set", "hop_length=128", "--model-set", "num_frame=32",
+        "--model-set", "channels=4", "--model-set", "tfc_layers=2"]
+FAST = ["--set", "segment=3968", "--set", "valid_seconds=1.0", "--set", "valid_tracks=1", "--set", "batch_size=2"]
+
+
+def test_train_command_writes_model_and_metrics(tiny_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = run(["--model", "u7-dcse/drums", "--root", str(tiny_root), "--source", "synthetic", "--seed", "1",
+              "--out", str(out), "--max-steps", "2", "--params", str(_params(tmp_path)), *TINY, *FAST])
+    assert rc == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "trained u7-dcse/drums (embedded, seed 1): 2 steps" in text and "identity" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["extra"]["source"] == "drums" and summary["steps"] == 2
+    assert (out / "model.pt").is_file() and (out / "config.json").is_file()
+    assert (out / "metrics" / "train.csv").is_file() and (out / "metrics" / "valid.csv").is_file()
+    # --resume of a finished run is a no-op that re-writes the same outputs
+    rc = run(["--model", "u7-dcse", "--stem", "drums", "--root", str(tiny_root), "--seed", "1", "--out", str(out),
+              "--max-steps", "2", "--resume", "--params", str(_params(tmp_path)), *TINY, *FAST])
+    assert rc == 0 and json.loads((out / "summary.json").read_text())["steps"] == 2
+
+
+def _params(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"profile": "embedded", "seed": 9, "data": {"root": "nowhere", "source": "synthetic"},
+                                 "train": {"embedded": {"all": {"log_every_steps": 1}}}}))
+    return p
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "no-such-model"], "unknown model"),
+    (["--model", "amss-net", "--stem", "bass"], "dedicated models only"),
+    (["--model", "u7-dcse", "--stem", "piano"], "--stem must be one of"),
+    (["--model", "u7-dcse", "--set", "lrate=1"], "unknown training key 'lrate'"),
+    (["--model", "u7-dcse", "--set", "nonsense"], "KEY=VALUE"),
+])
+def test_errors_exit_2_with_a_message(tiny_root, tmp_path, capsys, argv, message):
+    rc = run([*argv, "--root", str(tiny_root), "--out", str(tmp_path / "x"), "--params", str(_params(tmp_path))])
+    captured = capsys.readouterr()
+    assert rc == 2 and message in captured.err and captured.out == ""
+
+
+def test_missing_root_is_reported(tmp_path, capsys):
+    rc = run(["--model", "u7-dcse", "--params", str(_params(tmp_path)), "--out", str(tmp_path / "x")])
+    assert rc == 2 and "nowhere" in capsys.readouterr().err
+
+
+def test_default_out_layout():
+    assert str(cmd.default_out("u7-dcse", "drums", "embedded", 2020)) == "runs/train/embedded/u7-dcse/drums/seed2020"
+    assert str(cmd.default_out("amss-net", None, "paper", 1)) == "runs/train/paper/amss-net/seed1"
+    assert cmd.split_model("u7-dcse/bass", None) == ("u7-dcse", "bass")
+    with pytest.raises(ValueError):
+        cmd.split_model("u7-dcse/bass", "drums")

@@ -1,0 +1,163 @@
+"""Training data: keyed determinism, remix augmentation, AMSS triples, batch sharding, validation set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import aml, dsp
+from benchmark.constants import SOURCES
+from benchmark.data.dataset import open_dataset
+from models.training import data as tdata
+
+SEG = 3968
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def ds(tiny_root):
+    return open_dataset(tiny_root, "synthetic")
+
+
+def _same(a: dict, b: dict) -> None:
+    assert torch.equal(a["input"], b["input"]) and torch.equal(a["target"], b["target"])
+    assert a["cond"] == b["cond"]
+
+
+@pytest.mark.parametrize("kind", ["dedicated", "conditioned", "amss"])
+def test_item_is_a_pure_function_of_seed_epoch_index(ds, kind):
+    a = tdata.TrainSet(ds, kind, segment=SEG, seed=7, source="drums")
+    b = tdata.TrainSet(ds, kind, segment=SEG, seed=7, source="drums", preload=False)  # segment-wise WAV reads
+    for key in [(0, 0), (0, 5), (3, 1)]:
+        _same(a[key], b[key])
+        _same(a[key], a[key])
+    assert not torch.equal(a[(0, 0)]["input"], a[(1, 0)]["input"])  # epoch changes the draw
+    c = tdata.TrainSet(ds, kind, segment=SEG, seed=8, source="drums")
+    assert not torch.equal(a[(0, 0)]["input"], c[(0, 0)]["input"])  # seed changes the draw
+
+
+def test_remix_augmentation_draws_each_stem_independently(ds):
+    ts = tdata.TrainSet(ds, "dedicated", segment=SEG, seed=1, source="bass")
+    draws = [ts.draw(0, i) for i in range(40)]
+    # sources come from different tracks/offsets within one item (2 training tracks, random offsets)
+    assert any(len(set(d["tracks"])) > 1 for d in draws)
+    assert all(len(set(d["starts"])) > 1 for d in draws)
+    d = draws[0]
+    item = ts[(0, 0)]
+    stems = np.stack([ds.stems(ds.tracks("train")[t])[j, s : s + SEG] for j, (t, s) in
+                      enumerate(zip(d["tracks"], d["starts"]))])
+    np.testing.assert_array_equal(item["target"].numpy().T, stems[SOURCES.index("bass")])
+    np.testing.assert_allclose(item["input"].numpy().T, stems.sum(0), rtol=0, atol=1e-7)
+    assert item["input"].shape == (2, SEG) and item["cond"] is None
+
+
+def test_conditioned_target_uniform_and_matches_stem(ds):
+    ts = tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3)
+    targets = [ts.draw(0, i)["target"] for i in range(400)]
+    counts = np.bincount(targets, minlength=4)
+    assert counts.min() > 70  # ~100 each
+    item = ts[(0, 2)]
+    d = ts.draw(0, 2)
+    assert item["cond"] == d["target"]
+    t, s = d["tracks"][d["target"]], d["starts"][d["target"]]
+    np.testing.assert_array_equal(item["target"].numpy().T, ds.stems(ds.tracks("train")[t])[d["target"], s : s + SEG])
+
+
+@pytest.mark.parametrize("task_set,n", [("task2", 87), ("task1", 14)])
+def test_amss_items_follow_algorithm_1(ds, task_set, n):
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=5, task_set=task_set)
+    gens = {g.id for g in aml.generators(task_set)}
+    assert len(gens) == n
+    seen = {ts.draw(0, i)["generator"] for i in range(300)}
+    assert seen <= gens and len(seen) > 0.7 * n  # generator-uniform
+    if task_set == "task1":
+        assert {aml.get_generator(g).operation for g in seen} <= {"separate", "mute"}
+    # the item equals dsp.make_pair on the four drawn segments, with the tokens of the description
+    for i in range(4):
+        d = ts.draw(0, i)
+        item = ts[(0, i)]
+        stems = np.stack([ts.store.segment(t, j, s, SEG) for j, (t, s) in enumerate(zip(d["tracks"], d["starts"]))])
+        pair = dsp.make_pair(stems, d["description"])
+        np.testing.assert_array_equal(item["input"].numpy().T, pair.input)
+        np.testing.assert_array_equal(item["target"].numpy().T, pair.target)
+        assert item["cond"] == aml.encode(d["description"])
+        assert max(pair.input.max(), pair.target.max()) <= 1.0 + 1e-6  # joint peak normalisation
+
+
+def test_dereverb_items_swap_input_and_target(ds, monkeypatch):
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=5)
+    orig = ts.draw
+    monkeypatch.setattr(ts, "draw", lambda e, i: {**orig(e, i), "description": "remove reverb from vocals"})
+    item = ts[(0, 0)]
+    d = orig(0, 0)
+    stems = np.stack([ts.store.segment(t, j, s, SEG) for j, (t, s) in enumerate(zip(d["tracks"], d["starts"]))])
+    pair = dsp.make_pair(stems, "remove reverb from vocals")
+    np.testing.assert_array_equal(item["input"].numpy().T, pair.input)
+    np.testing.assert_array_equal(item["target"].numpy().T, pair.target)
+    np.testing.assert_allclose(pair.target * pair.gain, stems.sum(0), atol=1e-6)  # target = the dry mix
+    assert not np.allclose(pair.input * pair.gain, stems.sum(0), atol=1e-3)  # input = the reverberant mix
+
+
+def test_collate_pads_tokens_and_stacks_conditions():
+    items = [{"input": torch.zeros(2, 8), "target": torch.ones(2, 8), "cond": [4, 5, 6], "key": (0, 0)},
+             {"input": torch.zeros(2, 8), "target": torch.ones(2, 8), "cond": [7], "key": (0, 1)}]
+    b = tdata.collate(items)
+    tokens, lengths = b["cond"]
+    assert tokens.tolist() == [[4, 5, 6], [7, 0, 0]] and lengths.tolist() == [3, 1]
+    b = tdata.collate([{**items[0], "cond": 2}, {**items[1], "cond": 0}])
+    assert b["cond"].tolist() == [2, 0] and b["input"].shape == (2, 2, 8)
+
+
+def test_batches_are_independent_of_ranks_and_resume_point():
+    full = tdata.StepBatchSampler(steps_per_epoch=3, global_batch=4, start_step=0, end_step=7)
+    r0 = tdata.StepBatchSampler(3, 4, 0, 7, rank=0, world_size=2)
+    r1 = tdata.StepBatchSampler(3, 4, 0, 7, rank=1, world_size=2)
+    for a, b, c in zip(full, r0, r1):
+        assert a == b + c
+    assert list(full)[3] == [(1, 0), (1, 1), (1, 2), (1, 3)]  # epoch 1 starts at step 3
+    assert list(tdata.StepBatchSampler(3, 4, 5, 7)) == list(full)[5:]
+    with pytest.raises(ValueError, match="divisible"):
+        tdata.StepBatchSampler(3, 4, 0, 1, world_size=3)
+
+
+def test_loader_results_do_not_depend_on_worker_count(ds):
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=11)
+    def batches(workers):
+        s = tdata.StepBatchSampler(10, 2, 0, 3)
+        return list(tdata.make_train_loader(ts, s, num_workers=workers, seed=11))
+    a, b = batches(0), batches(2)
+    for x, y in zip(a, b):
+        assert torch.equal(x["input"], y["input"]) and torch.equal(x["target"], y["target"])
+        assert torch.equal(x["cond"][0], y["cond"][0])
+
+
+def test_nominal_epoch_lengths():
+    lengths = [10 * 100 + 5, 7 * 100]
+    assert tdata.nominal_epoch_items(lengths, 100, "dedicated") == 17
+    assert tdata.nominal_epoch_items(lengths, 100, "conditioned") == 68
+    assert tdata.nominal_epoch_items(lengths, 100, "amss") == 68
+    assert tdata.nominal_epoch_items([250, 250], 100, "amss") == 20  # floor of the summed length, × 4
+
+
+def test_validation_set_entries_and_baselines(ds):
+    common = dict(hop=128, num_frame=32, min_trim=512, seconds=1.0)
+    v = tdata.ValidationSet(ds, "conditioned", **common)
+    assert len(v) == 4 * len(ds.tracks("valid"))
+    x, y, cond = v.pair(1)
+    assert cond == 1 and x.shape == y.shape == (44100, 2)
+    b = v.baselines()
+    assert b["identity"] > 0 and b["silence"] > 0
+    a = tdata.ValidationSet(ds, "amss", n_queries=3, **common)
+    a2 = tdata.ValidationSet(ds, "amss", n_queries=3, **common)
+    assert [e.description for e in a.entries] == [e.description for e in a2.entries]  # fixed across runs
+    d = tdata.ValidationSet(ds, "dedicated", source="other", **common)
+    assert len(d) == len(ds.tracks("valid")) and d.pair(0)[2] is None

@@ -1,0 +1,184 @@
+"""Trainer: determinism on CPU, exact resume after an interruption, outputs, mixed precision, recipes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from benchmark.data.dataset import open_dataset
+from models import checkpoint, registry
+from models.training import Trainer, TrainingError, recipes, train
+
+#: tiny widths of the embedded architectures (fast on 2 CPU cores)
+TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
+RECIPE = dict(segment=3968, batch_size=4, max_steps=6, log_every_steps=1, valid_seconds=1.0, valid_tracks=1,
+              valid_every_steps=3, checkpoint_every_steps=2, keep_top_k=2, num_workers=0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def ds(tiny_root):
+    return open_dataset(tiny_root, "synthetic")
+
+
+def _train(ds, out, name="u7-dcse", seed=3, recipe=None, model=None, **kw):
+    return train(name, out, dataset=ds, profile="embedded", seed=seed, recipe={**RECIPE, **(recipe or {})},
+                 model_overrides={**TINY, **(model or {})}, device="cpu", progress=False, **kw)
+
+
+def _last(out):
+    return torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+
+
+def _assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.fixture(scope="module")
+def reference_run(ds, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    result = _train(ds, out, recipe=dict(schedule="plateau", plateau_patience_epochs=1))
+    return out, result
+
+
+def test_outputs_and_metrics(reference_run):
+    out, result = reference_run
+    assert result.steps == 6 and result.best_l1 is not None and result.identity_l1 > 0
+    model = checkpoint.load(out / "model.pt")
+    assert model.info.registry_name == "u7-dcse" and model.config["channels"] == 4
+    meta = model.checkpoint_metadata["training"]
+    assert meta["seed"] == 3 and meta["recipe"]["family"] == "u7"
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["n_fft"] == 256
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 6 and summary["beats_identity"] in (True, False)
+    rows = list(csv.DictReader(open(out / "metrics" / "train.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(float(r["loss"]) > 0 and float(r["samples_per_s"]) > 0 for r in rows)
+    valid = list(csv.DictReader(open(out / "metrics" / "valid.csv")))
+    assert [int(r["step"]) for r in valid] == [3, 6]
+    assert len(list((out / "checkpoints" / "top").glob("step-*.pt"))) == 2
+    # the selected weights are the best validation checkpoint
+    best_step = min(valid, key=lambda r: float(r["l1"]))["step"]
+    assert summary["selected"] == f"best (step {int(best_step)})"
+
+
+def test_same_seed_same_weights_and_other_seed_differs(ds, reference_run, tmp_path):
+    out, _ = reference_run
+    _train(ds, tmp_path / "again", recipe=dict(schedule="plateau", plateau_patience_epochs=1))
+    _assert_same_state(_last(out)["model"], _last(tmp_path / "again")["model"])
+    _train(ds, tmp_path / "other", seed=4, recipe=dict(max_steps=1, valid_at_end=False))
+    a, b = _last(out)["model"], _last(tmp_path / "other")["model"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_interruption_is_bit_exact(ds, reference_run, tmp_path):
+    out, result = reference_run
+    run = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        # checkpoints at steps 2, 3 (validation), 4; killed after step 5 -> step 5 is lost and redone
+        _train(ds, run, recipe=dict(schedule="plateau", plateau_patience_epochs=1), stop_after=5)
+    assert _last(run)["state"]["step"] == 4
+    resumed = _train(ds, run, recipe=dict(schedule="plateau", plateau_patience_epochs=1), resume=True)
+    ref, new = _last(out), _last(run)
+    _assert_same_state(ref["model"], new["model"])
+    assert ref["state"]["step"] == new["state"]["step"] == 6
+    ref_opt, new_opt = ref["optimizer"]["state"], new["optimizer"]["state"]
+    for k in ref_opt:
+        for name in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(ref_opt[k][name], new_opt[k][name])
+    assert ref["scheduler"] == new["scheduler"]
+    assert resumed.best_l1 == result.best_l1
+    # metrics: rows after the checkpoint were dropped and rewritten once
+    steps = [int(r["step"]) for r in csv.DictReader(open(run / "metrics" / "train.csv"))]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    a = [r["l1"] for r in csv.DictReader(open(out / "metrics" / "valid.csv"))]
+    b = [r["l1"] for r in csv.DictReader(open(run / "metrics" / "valid.csv"))]
+    assert a == b
+    _assert_same_state(checkpoint.load(out / "model.pt").state_dict(), checkpoint.load(run / "model.pt").state_dict())
+
+
+def test_resume_with_a_per_step_schedule_is_bit_exact(ds, tmp_path):
+    rec = dict(schedule="cosine", max_steps=4, valid_every_steps=None, checkpoint_every_steps=1, valid_at_end=False)
+    _train(ds, tmp_path / "ref", recipe=rec)
+    with pytest.raises(KeyboardInterrupt):
+        _train(ds, tmp_path / "run", recipe=rec, stop_after=2)
+    _train(ds, tmp_path / "run", recipe=rec, resume=True)
+    ref, new = _last(tmp_path / "ref"), _last(tmp_path / "run")
+    _assert_same_state(ref["model"], new["model"])
+    assert ref["step_scheduler"] == new["step_scheduler"] and ref["step_scheduler"]["last_epoch"] == 4
+
+
+def test_resume_refuses_a_different_configuration(ds, tmp_path):
+    _train(ds, tmp_path, recipe=dict(max_steps=2, valid_at_end=False))
+    with pytest.raises(TrainingError, match="recipe.lr"):
+        _train(ds, tmp_path, recipe=dict(max_steps=3, lr=0.5), resume=True)
+    # a longer budget is a valid continuation
+    r = _train(ds, tmp_path, recipe=dict(max_steps=3, valid_at_end=False), resume=True)
+    assert r.steps == 3
+
+
+@pytest.mark.parametrize("name,model", [("cunet-gpocm", {}), ("amss-net", {"amss_min_trim": 512})])
+def test_conditioned_and_amss_bf16_autocast_on_cpu(ds, tmp_path, name, model):
+    r = _train(ds, tmp_path, name=name, model=model,
+               recipe=dict(precision="bf16", max_steps=2, valid_every_steps=None, valid_queries=2))
+    assert r.extra["precision"] == "bf16" and r.steps == 2
+    rows = list(csv.DictReader(open(tmp_path / "metrics" / "train.csv")))
+    assert all(torch.isfinite(torch.tensor(float(x["loss"]))) for x in rows)
+    loaded = checkpoint.load(tmp_path / "model.pt")
+    assert all(torch.isfinite(p).all() for p in loaded.parameters())
+
+
+def test_early_stopping(ds, tmp_path):
+    r = _train(ds, tmp_path, recipe=dict(max_steps=20, valid_every_steps=1, early_stop_patience=1, min_delta=1e9,
+                                         checkpoint_every_steps=None))
+    assert r.stopped_early and r.steps == 2
+
+
+def test_stem_override_and_wrong_family(ds, tmp_path):
+    t = Trainer("u7-dcse", tmp_path, dataset=ds, stem="bass", recipe=dict(RECIPE), model_overrides=TINY,
+                device="cpu")
+    assert t.model.config["source"] == "bass" and t.validset.entries[0].target == 2
+    with pytest.raises(TrainingError, match="dedicated"):
+        Trainer("amss-net", tmp_path, dataset=ds, stem="bass", recipe=dict(RECIPE), device="cpu")
+
+
+def test_every_registered_model_has_a_recipe():
+    families = {}
+    for info in registry.list_models():
+        for profile in recipes.PROFILES:
+            r = recipes.recipe_for(info.name, profile)
+            assert r["batch_size"] >= 1 and r["lr"] > 0
+        families[info.name] = recipes.family_of(info.name)
+    assert families["u7-dcse"] == "u7" and families["u17-tfc-tdf"] == "u17" and families["u9l-dme"] == "u9l"
+    assert families["cunet-film-lasaft"] == "cunet" and families["lasaft-gpocm-net12"] == "lasaft12"
+    assert families["amss-net-separate"] == "amss"
+    paper = recipes.recipe_for("amss-net", "paper")
+    assert (paper["lr"], paper["batch_size"], paper["valid_every_epochs"], paper["early_stop_patience"]) == \
+        (1e-4, 16, 10, 40)
+    assert recipes.recipe_for("lasaft-gpocm-net12", "paper")["schedule"] == "plateau"
+
+
+def test_recipe_overrides_from_params():
+    params = {"train": {"embedded": {"all": {"max_steps": 7}, "amss": {"lr": 0.01}}}}
+    assert recipes.recipe_for("amss-net", "embedded", params)["max_steps"] == 7
+    assert recipes.recipe_for("amss-net", "embedded", params)["lr"] == 0.01
+    assert recipes.recipe_for("u7-dcse", "embedded", params)["lr"] != 0.01
+    assert recipes.recipe_for("u7-dcse", "embedded", params, max_steps=9)["max_steps"] == 9
+    with pytest.raises(recipes.RecipeError, match="unknown training key 'lrate'"):
+        recipes.recipe_for("u7-dcse", "embedded", {"train": {"embedded": {"u7": {"lrate": 1}}}})
+    with pytest.raises(recipes.RecipeError, match="optimizer"):
+        recipes.recipe_for("u7-dcse", "embedded", optimizer="lion")
