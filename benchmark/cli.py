@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "benchmark.commands.metrics",
     "benchmark.commands.evaluate",
     "benchmark.commands.train",
+    "benchmark.commands.report",
 )
 
 

@@ -1,0 +1,154 @@
+"""Tables and figures of a results folder: the `report` stage of the pipeline.
+
+Reads every result JSON under ``results/<profile>/`` (written by ``amss-bench evaluate``), aggregates them with
+:mod:`benchmark.aggregate` (protocol §3, §5.2, §6: SDR median → median → mean over runs; RMSE-MFCC mean → mean; bootstrap
+95 % intervals over tracks) and writes
+
+* ``summary.json`` — the aggregated long tables (cells and AVG/mean rows) with the aggregation rules;
+* ``tables.md`` — an SDR table in the layout of thesis Table 5.2 and an RMSE-MFCC table in the layout of Table 5.3;
+* ``sdr.png`` and ``rmse_mfcc.png`` — the same numbers as figures.
+
+Every output states the profile. Results of the ``embedded`` profile (synthetic data, scaled-down models, seconds of
+training) are **not comparable with the thesis**; the header says so in words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark import aggregate
+from benchmark.audio import atomic_write, write_json
+
+log = logging.getLogger("amss_bench.report")
+
+SDR_COLUMNS = ("vocals", "drums", "bass", "other")
+MFCC_COLUMNS = ("pan left", "pan right", "decrease volume", "increase volume", "lowpass filter", "highpass filter",
+                "dereverberation")
+PROFILE_NOTE = {
+    "embedded": "profile **embedded**: synthetic data, scaled-down models trained for seconds on a CPU. These numbers "
+                "check the pipeline end to end; they are **not comparable with the thesis**.",
+    "paper": "profile **paper**: thesis configurations; compare with `paper-tables.md` only on real MUSDB18 "
+             "(decoded with `musdbconvert`).",
+}
+
+
+def _fmt(value, std=None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{value:.2f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" ± {std:.2f}"
+    return text
+
+
+def sdr_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """Median SDR per label (rows) and target (columns), plus AVG."""
+    c = cells[(cells["kind"] == "sdr") & (cells["metric"] == "SDR")] if not cells.empty else cells
+    if c.empty:
+        return pd.DataFrame()
+    table = c.pivot_table(index="label", columns="column", values="value", aggfunc="first", dropna=False)
+    table = table.reindex(columns=[col for col in SDR_COLUMNS if col in table.columns])
+    g = groups[(groups["kind"] == "sdr") & (groups["metric"] == "SDR") & (groups["group"] == "AVG")]
+    table["AVG"] = g.set_index("label")["value"].reindex(table.index)
+    return table
+
+
+def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """Mean RMSE-MFCC per label (rows) and (task column, source) (columns), plus the per-source mean."""
+    c = cells[(cells["kind"] == "mfcc") & (cells["metric"] == "mfcc_rmse")] if not cells.empty else cells
+    if c.empty:
+        return pd.DataFrame()
+    table = c.pivot_table(index="label", columns=["column", "source"], values="value", aggfunc="first", dropna=False)
+    order = [(col, s) for col in MFCC_COLUMNS for s in ("vocals", "drums", "bass") if (col, s) in table.columns]
+    table = table.reindex(columns=pd.MultiIndex.from_tuples(order))
+    g = groups[(groups["kind"] == "mfcc") & (groups["metric"] == "mfcc_rmse")]
+    for s in ("vocals", "drums", "bass"):
+        table[("mean", s)] = g[g["group"] == s].set_index("label")["value"].reindex(table.index)
+    return table
+
+
+def _markdown(table: pd.DataFrame, header: list[str]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in table.iterrows():
+        lines.append("| " + " | ".join([str(label)] + [_fmt(v) for v in row.tolist()]) + " |")
+    return lines
+
+
+def _plot_sdr(table: pd.DataFrame, path: Path, profile: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    long = table.drop(columns="AVG").reset_index().melt(id_vars="label", var_name="target", value_name="SDR")
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(table) + 2))
+    sns.barplot(data=long, y="label", x="SDR", hue="target", ax=ax, orient="h")
+    ax.set_title(f"Median SDR (dB) per target — profile {profile}")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    with atomic_write(path, "wb", suffix=".png") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _plot_mfcc(table: pd.DataFrame, path: Path, profile: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = table.copy()
+    data.columns = [f"{col} / {src}" for col, src in data.columns]
+    fig, ax = plt.subplots(figsize=(14, 0.5 * len(data) + 3))
+    sns.heatmap(data, annot=True, fmt=".2f", cmap="viridis_r", ax=ax, cbar_kws={"label": "RMSE-MFCC (lower is better)"})
+    ax.set_title(f"RMSE-MFCC per task — profile {profile}")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    with atomic_write(path, "wb", suffix=".png") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def build_report(results_root: str | Path, testset_dir: str | Path, out: str | Path, *, profile: str) -> Path:
+    """Aggregate ``results_root`` against the test set and write summary.json, tables.md and figures to ``out``."""
+    from benchmark.testset import TestSet
+
+    out = Path(out)
+    testset = TestSet.open(testset_dir)
+    docs = aggregate.res.load_results(results_root)
+    if not docs:
+        raise aggregate.AggregationError(f"{results_root}: no result files (run `amss-bench evaluate` first)")
+    tables = aggregate.aggregate_results(docs, testset)
+    summary = aggregate.summary_document(tables, testset=testset, results=docs)
+    summary["profile"] = profile
+    write_json(out / "summary.json", summary)
+
+    sdr = sdr_table(tables["cells"], tables["groups"])
+    mfcc = mfcc_table(tables["cells"], tables["groups"])
+    backend = summary.get("sdr_backend")
+    lines = [f"# Results — profile {profile}", "", PROFILE_NOTE.get(profile, f"profile {profile}"), "",
+             f"Test set manifest `{testset.manifest_hash[:16]}…`, {len(testset.tracks())} test tracks; "
+             f"SDR back-end {backend}; aggregation rules in `summary.json` and docs/evaluation.md.", ""]
+    if not sdr.empty:
+        lines += ["## SDR (dB), layout of thesis Table 5.2", "",
+                  "Median over 1-s frames → median over tracks → mean over runs; higher is better.", ""]
+        lines += _markdown(sdr, ["system"] + list(sdr.columns)) + [""]
+        _plot_sdr(sdr, out / "sdr.png", profile)
+        lines += ["![SDR per target](sdr.png)", ""]
+    if not mfcc.empty:
+        lines += ["## RMSE-MFCC, layout of thesis Table 5.3", "",
+                  "Mean over tracks → mean over runs; lower is better. The `identity` row is the reference loss "
+                  "(doing nothing).", ""]
+        lines += _markdown(mfcc, ["system"] + [f"{c} ({s[0]})" for c, s in mfcc.columns]) + [""]
+        _plot_mfcc(mfcc, out / "rmse_mfcc.png", profile)
+        lines += ["![RMSE-MFCC per task](rmse_mfcc.png)", ""]
+    with atomic_write(out / "tables.md", "w") as fh:
+        fh.write("\n".join(lines))
+    log.info("wrote %s (%d SDR rows, %d RMSE-MFCC rows)", out / "tables.md", len(sdr), len(mfcc))
+    return out / "tables.md"
