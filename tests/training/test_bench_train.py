@@ -14,14 +14,6 @@ from models.training import bench
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.benchmark(group="train-step-embedded")
 @pytest.mark.parametrize("name", ["u7-dcse", "cunet-gpocm-lasaft", "amss-net"])
 def test_bench_train_step_embedded(benchmark, name):

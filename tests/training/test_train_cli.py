@@ -6,19 +6,9 @@ import argparse
 import json
 
 import pytest
-import torch
 import yaml
 
 from benchmark.commands import train as cmd
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def run(argv) -> int:

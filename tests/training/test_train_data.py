@@ -8,24 +8,9 @@ import torch
 
 from benchmark import aml, dsp
 from benchmark.constants import SOURCES
-from benchmark.data.dataset import open_dataset
 from models.training import data as tdata
 
 SEG = 3968
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def ds(tiny_root):
-    return open_dataset(tiny_root, "synthetic")
 
 
 def _same(a: dict, b: dict) -> None:

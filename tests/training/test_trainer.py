@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 
-from benchmark.data.dataset import open_dataset
 from models import checkpoint, registry
 from models.training import Trainer, TrainingError, recipes, train
 
@@ -16,20 +15,6 @@ from models.training import Trainer, TrainingError, recipes, train
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
 RECIPE = dict(segment=3968, batch_size=4, max_steps=6, log_every_steps=1, valid_seconds=1.0, valid_tracks=1,
               valid_every_steps=3, checkpoint_every_steps=2, keep_top_k=2, num_workers=0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run as fast on one thread, and one thread does not collapse when the CPU is oversubscribed."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def ds(tiny_root):
-    return open_dataset(tiny_root, "synthetic")
 
 
 def _train(ds, out, name="u7-dcse", seed=3, recipe=None, model=None, **kw):
