@@ -424,22 +424,31 @@ def _solve(a, rhs, torch, solver: str):
     """Solve the symmetric Gram system(s) ``a`` x = rhs (``a`` already holds museval's ``+ eps I``).
 
     ``solver="cholesky"`` (default) or ``"lu"`` (LU with partial pivoting, the algorithm of museval's
-    ``np.linalg.solve``). Returns ``(x, pivot_ratio)``, pivot_ratio = min/max |pivot| (Cholesky: squared diagonal
-    ratio), 0.0 when the factorisation broke down; ``x`` is None in that case.
+    ``np.linalg.solve``). Returns ``(x, pivot_ratio)``, pivot_ratio = min/max pivot (Cholesky: squared diagonal
+    ratio), 0.0 when the factorisation broke down (``x`` is None then). Rows of exactly-zero channels (diagonal =
+    eps: a silent channel, e.g. a hard-panned stem) are left out of the ratio: museval's eps·I solves them exactly
+    (zero filter taps), so they make nothing rounding-dependent.
     """
+    diag = torch.diagonal(a, dim1=-2, dim2=-1)
+    live = diag > 4 * _EPS
     if solver == "cholesky":
         fac, info = torch.linalg.cholesky_ex(a)
         if bool((info != 0).any()):
             return None, 0.0
-        d = torch.diagonal(fac, dim1=-2, dim2=-1).abs()
-        ratio = ((d.min(dim=-1).values / d.max(dim=-1).values) ** 2).min().item()
+        piv = torch.diagonal(fac, dim1=-2, dim2=-1).square()
+    else:
+        fac, perm, info = torch.linalg.lu_factor_ex(a)
+        if bool((info != 0).any()):
+            return None, 0.0
+        # partial pivoting permutes rows: drop as many of the smallest pivots as there are zero channels' rows
+        piv = torch.diagonal(fac, dim1=-2, dim2=-1).abs().sort(dim=-1, descending=True).values
+        live = torch.arange(piv.shape[-1], device=piv.device) < live.sum(-1, keepdim=True)
+    big = torch.where(live, piv, torch.zeros_like(piv)).max(dim=-1).values
+    small = torch.where(live, piv, torch.full_like(piv, math.inf)).min(dim=-1).values
+    ratio = (small / big).min().item() if bool(live.any()) else 1.0
+    if solver == "cholesky":
         return torch.cholesky_solve(rhs, fac), ratio
-    lu, piv, info = torch.linalg.lu_factor_ex(a)
-    if bool((info != 0).any()):
-        return None, 0.0
-    d = torch.diagonal(lu, dim1=-2, dim2=-1).abs()
-    ratio = (d.min(dim=-1).values / d.max(dim=-1).values).min().item()
-    return torch.linalg.lu_solve(lu, piv, rhs), ratio
+    return torch.linalg.lu_solve(fac, perm, rhs), ratio
 
 
 def _solve_regularised(a, rhs, torch):

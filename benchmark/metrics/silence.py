@@ -83,10 +83,11 @@ def silence_measure(manipulate: Callable[[np.ndarray], np.ndarray], *, seconds: 
 
 
 def plot_silence(output: np.ndarray, path: str | Path, title: str = "", *, n_fft: int = 2048, hop: int = 1024,
-                 sr: int = SR, floor_db: float = -240.0) -> Path:
+                 sr: int = SR, floor_db: float = -240.0, dynamic_range_db: float = 120.0) -> Path:
     """Write a PNG with the output waveform (both channels) and the magnitude spectrogram of each channel in dB
-    (20 log10 |STFT|, periodic Hann window, ``n_fft``/``hop`` = the model's STFT settings; 0 dB = a full-scale
-    sinusoid's peak bin ≈ n_fft/4). Exactly-zero bins are drawn at ``floor_db``."""
+    (20 log10 |STFT|, periodic Hann window, ``n_fft``/``hop`` = the model's STFT settings). The colour scale spans
+    ``dynamic_range_db`` below the loudest bin (never below ``floor_db``); exactly-zero bins get the lowest colour,
+    and an all-zero spectrogram is labelled as such."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -120,9 +121,13 @@ def plot_silence(output: np.ndarray, path: str | Path, title: str = "", *, n_fft
         mag = np.abs(z) * window.sum()  # undo scipy's 1/sum(window) scaling: plain |STFT|
         with np.errstate(divide="ignore"):
             db = np.where(mag > 0, 20 * np.log10(np.maximum(mag, 1e-300)), floor_db)
-        db = np.maximum(db, floor_db)
-        im = axes[c + 1].pcolormesh(tt, f, db, shading="auto", cmap="magma", vmin=floor_db,
-                                    vmax=max(floor_db + 1.0, float(db.max())))
+        vmax = float(db.max())
+        vmin = floor_db if vmax <= floor_db else max(floor_db, vmax - dynamic_range_db)
+        im = axes[c + 1].pcolormesh(tt, f, np.maximum(db, vmin), shading="auto", cmap="magma", vmin=vmin,
+                                    vmax=max(vmin + 1.0, vmax))
+        if vmax <= floor_db:
+            axes[c + 1].text(0.5, 0.5, "all bins exactly zero", transform=axes[c + 1].transAxes, ha="center",
+                             va="center", color="white")
         axes[c + 1].set_ylabel("frequency (Hz)")
         axes[c + 1].set_xlabel("time (s)")
         axes[c + 1].set_title(f"magnitude spectrogram {name} (dB, n_fft {n_fft}, hop {hop})")

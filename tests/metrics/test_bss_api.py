@@ -143,8 +143,8 @@ def test_silent_frame_of_one_target_is_nan_for_all_targets():
 
 
 def test_perfect_estimate_gives_nan_sdr():
-    """est == ref in a frame: the exact closed form has a zero denominator → +inf → NaN when stored (museval
-    returns a huge rounding-noise value there instead; documented)."""
+    """est == ref in a frame: the closed form's denominator is exactly 0 → +inf → NaN when stored (museval gives
+    +inf there too; its ISR/SIR/SAR are ≈ 235-245 dB rounding noise, documented)."""
     refs, ests = _pair(2.0)
     ests["vocals"] = refs["vocals"].copy()
     raw = bss.bss_eval_track_raw(refs, ests, backend="sdr-only")
