@@ -78,17 +78,19 @@ def _markdown(table: pd.DataFrame, header: list[str]) -> list[str]:
     return lines
 
 
-def _plot_sdr(table: pd.DataFrame, path: Path, profile: str) -> None:
+def _axes(figsize):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    long = table.drop(columns="AVG").reset_index().melt(id_vars="label", var_name="target", value_name="SDR")
-    fig, ax = plt.subplots(figsize=(10, 0.35 * len(table) + 2))
-    sns.barplot(data=long, y="label", x="SDR", hue="target", ax=ax, orient="h")
-    ax.set_title(f"Median SDR (dB) per target — profile {profile}")
+    return plt.subplots(figsize=figsize)
+
+
+def _save(fig, ax, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
     ax.set_ylabel("")
     fig.tight_layout()
     with atomic_write(path, "wb", suffix=".png") as fh:
@@ -96,23 +98,23 @@ def _plot_sdr(table: pd.DataFrame, path: Path, profile: str) -> None:
     plt.close(fig)
 
 
-def _plot_mfcc(table: pd.DataFrame, path: Path, profile: str) -> None:
-    import matplotlib
+def _plot_sdr(table: pd.DataFrame, path: Path, profile: str) -> None:
+    import seaborn as sns
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    long = table.drop(columns="AVG").reset_index().melt(id_vars="label", var_name="target", value_name="SDR")
+    fig, ax = _axes((10, 0.35 * len(table) + 2))
+    sns.barplot(data=long, y="label", x="SDR", hue="target", ax=ax, orient="h")
+    _save(fig, ax, f"Median SDR (dB) per target — profile {profile}", path)
+
+
+def _plot_mfcc(table: pd.DataFrame, path: Path, profile: str) -> None:
     import seaborn as sns
 
     data = table.copy()
     data.columns = [f"{col} / {src}" for col, src in data.columns]
-    fig, ax = plt.subplots(figsize=(14, 0.5 * len(data) + 3))
+    fig, ax = _axes((14, 0.5 * len(data) + 3))
     sns.heatmap(data, annot=True, fmt=".2f", cmap="viridis_r", ax=ax, cbar_kws={"label": "RMSE-MFCC (lower is better)"})
-    ax.set_title(f"RMSE-MFCC per task — profile {profile}")
-    ax.set_ylabel("")
-    fig.tight_layout()
-    with atomic_write(path, "wb", suffix=".png") as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    plt.close(fig)
+    _save(fig, ax, f"RMSE-MFCC per task — profile {profile}", path)
 
 
 def build_report(results_root: str | Path, testset_dir: str | Path, out: str | Path, *, profile: str) -> Path:
