@@ -168,11 +168,7 @@ class AMSSNet(AudioModel):
         w, mask, z = self.description_encoder(tokens, lengths)
         x, t = pad_time(spec, self.time_multiple)
         x = self.first_conv(x)
-        skips = []
-        for enc, down in zip(self.encoders, self.downs):
-            x = enc(x)
-            skips.append(x)
-            x = down(x)
+        x, skips = blocks.encode(x, self.encoders, self.downs)
         x = self.mid(x)
         for j, (up, dec) in enumerate(zip(self.ups, self.decoders)):
             x = dec(skips[self.n_levels - 1 - j], up(x), w, mask, z)

@@ -495,3 +495,14 @@ def init_weights(module: nn.Module, relu_output: bool = False) -> None:
                     nn.init.kaiming_normal_(p, nonlinearity="relu")
                 else:
                     nn.init.xavier_normal_(p)
+
+
+def encode(x: torch.Tensor, encoders, downs, *args) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The U-Net encoder path (models.md §0.8): each block's output is kept as a skip, then down-sampled.
+    Extra ``args`` (a condition embedding) are passed to every encoder block."""
+    skips = []
+    for enc, down in zip(encoders, downs):
+        x = enc(x, *args)
+        skips.append(x)
+        x = down(x)
+    return x, skips

@@ -94,11 +94,7 @@ class ConditionedUNet(AudioModel):
         gen = self.condition_generator
         x, t = pad_time(spec, self.time_multiple)
         x = self.first_conv(x)
-        skips = []
-        for enc, down in zip(self.encoders, self.downs):
-            x = enc(x, e)
-            skips.append(x)
-            x = down(x)
+        x, skips = blocks.encode(x, self.encoders, self.downs, e)
         x = self.mid(x, e)
         for j, (up, dec) in enumerate(zip(self.ups, self.decoders)):
             x = up(x)

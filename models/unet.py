@@ -86,11 +86,7 @@ class DedicatedUNet(AudioModel):
         """The U-Net itself (raw output before the estimation method's activation)."""
         x, t = pad_time(x, self.time_multiple)
         x = self.first_conv(x)
-        skips = []
-        for enc, down in zip(self.encoders, self.downs):
-            x = enc(x)
-            skips.append(x)
-            x = down(x)
+        x, skips = blocks.encode(x, self.encoders, self.downs)
         x = self.mid(x)
         for j, (up, dec) in enumerate(zip(self.ups, self.decoders)):
             x = up(x)
