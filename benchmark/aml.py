@@ -343,10 +343,8 @@ def parse(query: str) -> Query:
         hard = t.peek() == "completely"
         if hard:
             t.take("completely")
-        else:
-            t.take("completely", "to")
-            t.i -= 1
-        t.sequence("to", "the")
+        t.take("to", *(() if hard else ("completely",)))  # the error lists 'completely' where it could stand
+        t.take("the")
         side = t.take("left", "right")
         t.take("side")
         operation, verb = f"pan_{side}{'_hard' if hard else ''}", "pan"
