@@ -44,7 +44,7 @@ class TestSetIntegrityError(RuntimeError):
 def pair_from_audio(task: Task, stems: np.ndarray, mixture: np.ndarray, *, peak_mode: str = "signed") -> dsp.Pair:
     """The (input, target) pair of an evaluation task from a track's stems (4, N, 2) and mixture (N, 2)."""
     if task.kind == "sdr":
-        return dsp.Pair(mixture, stems[SOURCES.index(task.source)], task.query)
+        return dsp.Pair(mixture, stems[SOURCES.index(task.source)].copy(), task.query)
     return dsp.make_pair(stems, task.query, peak_mode=peak_mode)
 
 
@@ -133,6 +133,7 @@ class TestSet:
         self.entries = [Entry(**e) for e in manifest["entries"]]
         self._index = {(e.task_id, e.track): e for e in self.entries}
         self._ds: Dataset | None = None
+        self._audio: list | None = None  # [track, stems, mixture or None]: the last track read, for its other tasks
 
     @classmethod
     def open(cls, directory: str | Path, root: str | Path | None = None) -> "TestSet":
@@ -169,6 +170,14 @@ class TestSet:
         except KeyError:
             raise KeyError(f"{self.path}: no pair for task {task_id!r} and track {track!r}") from None
 
+    def _track_audio(self, track: str, *, with_mixture: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Stems (and mixture) of a track, read once for all the tasks evaluated on it in a row."""
+        if self._audio is None or self._audio[0] != track:
+            self._audio = [track, self.dataset.stems(track), None]
+        if with_mixture and self._audio[2] is None:
+            self._audio[2] = self.dataset.mixture(track)
+        return self._audio[1], self._audio[2]
+
     def load_pair(self, task_id: str, track: str) -> dsp.Pair:
         """Regenerate a pair and verify it against the manifest."""
         e = self.entry(task_id, track)
@@ -176,7 +185,8 @@ class TestSet:
         if task.version != e.task_version:
             raise TestSetIntegrityError(f"{self.path}: task {task_id} is version {task.version} in this code but "
                                         f"version {e.task_version} in the manifest; rebuild the test set")
-        pair = task_pair(task, self.dataset, track, peak_mode=self.peak_mode)
+        stems, mixture = self._track_audio(track, with_mixture=task.kind == "sdr")
+        pair = pair_from_audio(task, stems, mixture, peak_mode=self.peak_mode)
         for name, arr, want in (("input", pair.input, e.input_sha256), ("target", pair.target, e.target_sha256)):
             got = array_sha256(arr)
             if got != want:
