@@ -90,19 +90,20 @@ _EMBEDDED_COMMON = dict(
     threads=1,  # 2 threads: 1.2-1.4x faster on an idle 2-core machine, 10-20x slower when it is shared (performance.md)
 )
 
+_U7_PAPER = dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
+                 early_stop_patience=100, keep_top_k=3, num_workers=8)
+
 #: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
 RECIPES: dict[str, dict[str, dict]] = {
     # Ch.3 U7: Adam 1e-3 (README), no schedule, 16 × 4 GPUs, fp16, L1 validation, 1000–2000 epochs,
     # early stop patience 100 epochs, top 3.
     "u7": {
-        "paper": dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
-                      early_stop_patience=100, keep_top_k=3, num_workers=8),
+        "paper": dict(_U7_PAPER),
         "embedded": dict(_EMBEDDED_COMMON),
     },
     # Ch.3 U17: lr 5e-4 (thesis "5e-4–1e-3 by depth"), otherwise as U7.
     "u17": {
-        "paper": dict(optimizer="adam", lr=5e-4, batch_size=64, max_epochs=2000, valid_every_epochs=1,
-                      early_stop_patience=100, keep_top_k=3, num_workers=8),
+        "paper": dict(_U7_PAPER, lr=5e-4),
         "embedded": dict(_EMBEDDED_COMMON),
     },
     # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
