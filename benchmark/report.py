@@ -71,6 +71,68 @@ def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: metric -> (label, +1 if higher is better else -1); the do-nothing check compares every system with ``identity``
+DO_NOTHING_METRICS = {"SDR": ("SDR", +1), "mfcc_rmse": ("RMSE-MFCC", -1), "mae": ("MAE", -1)}
+DO_NOTHING = "identity"
+
+
+def do_nothing_check(cells: pd.DataFrame, reference: str = DO_NOTHING) -> list[dict]:
+    """Per system: on how many of the tasks it was evaluated on it is better than the do-nothing system.
+
+    For every metric of :data:`DO_NOTHING_METRICS` and every task evaluated for both the system and ``reference``
+    (the identity, i.e. the input returned unchanged), the aggregated cell of the system is compared with the
+    reference's cell. Returns one dict per system (sorted by label) with ``tasks``/``better``/``mean_delta`` per
+    metric (delta = system − reference, in the metric's unit) and ``beats`` (True when better on every compared task
+    by every metric, False otherwise). Cells whose value is not finite (e.g. the oracle's SDR = +inf → NaN) are
+    left out and counted in ``not_finite``.
+    """
+    if cells.empty or reference not in set(cells["label"]):
+        return []
+    out = []
+    ref = cells[cells["label"] == reference].set_index(["metric", "task_id"])["value"]
+    for label in sorted(set(cells["label"]) - {reference}):
+        c = cells[(cells["label"] == label) & cells["metric"].isin(list(DO_NOTHING_METRICS))]
+        entry: dict = {"system": label, "reference": reference, "metrics": {}}
+        for metric, (name, sign) in DO_NOTHING_METRICS.items():
+            rows = c[c["metric"] == metric]
+            better, deltas, skipped, worse = 0, [], 0, []
+            for task, value in zip(rows["task_id"], rows["value"]):
+                r = ref.get((metric, task))
+                if r is None or not (math.isfinite(value) and math.isfinite(r)):
+                    skipped += 1
+                    continue
+                deltas.append(float(value - r))
+                if sign * (value - r) > 0:
+                    better += 1
+                else:
+                    worse.append(task)
+            if deltas or skipped:
+                entry["metrics"][name] = {"tasks": len(deltas), "better": better, "not_finite": skipped,
+                                          "mean_delta": sum(deltas) / len(deltas) if deltas else None,
+                                          "not_better_on": worse}
+        compared = [m for m in entry["metrics"].values() if m["tasks"]]
+        entry["beats"] = bool(compared) and all(m["better"] == m["tasks"] for m in compared)
+        out.append(entry)
+    return out
+
+
+def _do_nothing_lines(check: list[dict]) -> list[str]:
+    names = [name for name, _ in DO_NOTHING_METRICS.values()]
+    header = ["system"] + [f"{n}: better / tasks (mean Δ)" for n in names] + ["beats identity everywhere"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e in check:
+        cells = []
+        for n in names:
+            m = e["metrics"].get(n)
+            if not m or not m["tasks"]:
+                cells.append("—")
+                continue
+            text = f"{m['better']} / {m['tasks']} ({m['mean_delta']:+.{4 if n == 'MAE' else 2}f})"
+            cells.append(text if m["better"] == m["tasks"] else f"**{text}**")
+        lines.append("| " + " | ".join([e["system"]] + cells + ["yes" if e["beats"] else "**no**"]) + " |")
+    return lines
+
+
 def _markdown(table: pd.DataFrame, header: list[str]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in table.iterrows():
@@ -150,6 +212,17 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
         lines += _markdown(mfcc, ["system"] + [f"{c} ({s[0]})" for c, s in mfcc.columns]) + [""]
         _plot_mfcc(mfcc, out / "rmse_mfcc.png", profile)
         lines += ["![RMSE-MFCC per task](rmse_mfcc.png)", ""]
+    check = do_nothing_check(tables["cells"])
+    if check:
+        lines += ["## Better than doing nothing?", "",
+                  f"Every system against `{DO_NOTHING}` (the input returned unchanged; for RMSE-MFCC this is the "
+                  "reference loss) on the tasks it was evaluated on — for a trained model, the tasks it was trained "
+                  "for. A task counts as *better* when the system's aggregated cell beats the identity's cell "
+                  "(SDR higher; RMSE-MFCC and MAE lower); Δ = system − identity. Bold: not better on every task. "
+                  "Cells that are not finite (the oracle's SDR) are left out.", ""]
+        lines += _do_nothing_lines(check) + [""]
+        summary["do_nothing"] = check
+        write_json(out / "summary.json", summary)
     with atomic_write(out / "tables.md", "w") as fh:
         fh.write("\n".join(lines))
     log.info("wrote %s (%d SDR rows, %d RMSE-MFCC rows)", out / "tables.md", len(sdr), len(mfcc))

@@ -26,7 +26,8 @@ def test_report_tables_and_figures(results, capsys):
     md = (out / "tables.md").read_text()
     assert "not comparable with the thesis" in md
     assert "## SDR (dB), layout of thesis Table 5.2" in md and "## RMSE-MFCC, layout of thesis Table 5.3" in md
-    rows = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    tables_md = md.split("## Better than doing nothing?")[0]
+    rows = {line.split(" | ")[0].strip("| "): line for line in tables_md.splitlines() if line.startswith("| ")}
     assert {"identity", "oracle", "dsp-mixture"} <= set(rows)
     sdr_rows = [line for line in md.split("## RMSE-MFCC")[0].splitlines() if line.startswith("| oracle")]
     assert sdr_rows == ["| oracle | — | — | — | — | — |"]
@@ -35,6 +36,41 @@ def test_report_tables_and_figures(results, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["profile"] == "embedded" and summary["cells"]
     assert (out / "sdr.png").stat().st_size > 1000 and (out / "rmse_mfcc.png").stat().st_size > 1000
+    # the do-nothing check: the oracle beats the identity on every RMSE-MFCC/MAE task; the DSP-on-mixture baseline
+    # equals the identity on the SDR tasks (its input is the mixture), so it is "not better" there
+    assert "## Better than doing nothing?" in md
+    check = {e["system"]: e for e in summary["do_nothing"]}
+    assert set(check) == {"oracle", "dsp-mixture"}
+    assert check["oracle"]["beats"] and check["oracle"]["metrics"]["RMSE-MFCC"] == {
+        "tasks": 21, "better": 21, "not_finite": 0, "mean_delta": pytest.approx(
+            check["oracle"]["metrics"]["RMSE-MFCC"]["mean_delta"]), "not_better_on": []}
+    assert check["oracle"]["metrics"]["RMSE-MFCC"]["mean_delta"] < 0
+    assert check["oracle"]["metrics"]["SDR"]["tasks"] == 0 and check["oracle"]["metrics"]["SDR"]["not_finite"] == 4
+    assert not check["dsp-mixture"]["beats"] and check["dsp-mixture"]["metrics"]["SDR"]["better"] == 0
+    rows_check = [line for line in md.split("## Better than doing nothing?")[1].splitlines() if line.startswith("| ")]
+    assert any(line.startswith("| oracle |") and line.endswith("| yes |") for line in rows_check)
+    assert any(line.startswith("| dsp-mixture |") and line.endswith("| **no** |") for line in rows_check)
+
+
+def test_do_nothing_check_directions():
+    import pandas as pd
+
+    from benchmark.report import do_nothing_check
+
+    rows = []
+    for label, sdr, mfcc, mae in (("identity", 1.0, 5.0, 0.1), ("good", 2.0, 4.0, 0.05), ("mixed", 3.0, 6.0, 0.05)):
+        rows += [dict(label=label, metric="SDR", task_id="sdr-vocals", value=sdr),
+                 dict(label=label, metric="mfcc_rmse", task_id="pan-left-vocals", value=mfcc),
+                 dict(label=label, metric="mae", task_id="pan-left-vocals", value=mae)]
+    rows.append(dict(label="good", metric="SDR", task_id="sdr-drums", value=float("nan")))
+    check = {e["system"]: e for e in do_nothing_check(pd.DataFrame(rows))}
+    assert set(check) == {"good", "mixed"}
+    assert check["good"]["beats"] and check["good"]["metrics"]["SDR"]["not_finite"] == 1
+    assert check["good"]["metrics"]["RMSE-MFCC"]["mean_delta"] == pytest.approx(-1.0)
+    assert not check["mixed"]["beats"]
+    assert check["mixed"]["metrics"]["RMSE-MFCC"] == {"tasks": 1, "better": 0, "not_finite": 0, "mean_delta": 1.0,
+                                                      "not_better_on": ["pan-left-vocals"]}
+    assert check["mixed"]["metrics"]["SDR"]["better"] == 1 and check["mixed"]["metrics"]["MAE"]["better"] == 1
 
 
 def test_report_errors(tmp_path, results, capsys):
