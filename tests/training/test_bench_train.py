@@ -15,14 +15,18 @@ TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
 
 
 @pytest.mark.benchmark(group="train-step-embedded")
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("name", ["u7-dcse", "cunet-gpocm-lasaft", "amss-net"])
-def test_bench_train_step_embedded(benchmark, name):
+def test_bench_train_step_embedded(benchmark, name, layout):
     """One optimiser step (forward, spectrogram MSE, backward, Adam) of the embedded model at the embedded recipe's
-    batch (8 × 4 032 samples), fp32, one thread."""
+    batch (8 × 4 032 samples), fp32, one thread; contiguous vs channels-last convolutions side by side (the
+    embedded recipe uses channels-last)."""
     from models import registry
     from models.base import autocast_context  # noqa: F401 - same path as the trainer
 
     model = registry.create(name, "embedded", seed=0).train()
+    if layout == "channels_last":
+        model.to(memory_format=torch.channels_last)
     x, y, cond = bench.make_batch(model, 8, 4032, torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
