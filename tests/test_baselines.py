@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import baselines
 from baselines.base import SystemConfigError, as_estimate, check_name
@@ -171,6 +172,16 @@ def test_model_system_from_a_checkpoint(tmp_path):
                                   system.estimate(get_task("sdr-drums"), pair))
     with pytest.raises(SystemConfigError, match="not 'u7-dme'"):
         ModelSystem("u7-dme", path).model  # noqa: B018
+    # CPU inference of a checkpoint is channels-last by default; the layout is part of the fingerprint and changes
+    # the estimate only by float rounding
+    assert system.channels_last and system.metadata()["inference"]["channels_last"] is True
+    contiguous = ModelSystem("u7-dcse", path, channels_last=False)
+    assert contiguous.fingerprint != system.fingerprint
+    np.testing.assert_allclose(contiguous.estimate(get_task("sdr-drums"), pair),
+                               system.estimate(get_task("sdr-drums"), pair), rtol=0, atol=1e-5)
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in system.model.parameters())
+    assert all(p.is_contiguous() for p in contiguous.model.parameters())
 
 
 def test_composite_routes_each_task_to_the_first_member_answering_it():
