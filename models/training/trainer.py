@@ -315,6 +315,10 @@ class Trainer:
         if r["schedule"] == "cosine":
             self.step_scheduler = torch.optim.lr_scheduler.LambdaLR(
                 self.optimizer, lambda s, n=max(1, self.total_steps): 0.5 * (1.0 + math.cos(math.pi * min(s, n) / n)))
+        if r["schedule"] == "step":
+            at, factor = math.ceil(float(r["step_at"]) * self.total_steps), float(r["step_factor"])
+            self.step_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, lambda s, at=at, factor=factor: 1.0 if s < at else factor)
         if r["schedule"] == "plateau":
             checks = max(1, round(int(r["plateau_patience_epochs"]) / max(1, int(r["valid_every_epochs"] or 1))))
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -96,8 +96,10 @@ def test_resume_after_interruption_is_bit_exact(ds, reference_run, tmp_path):
     _assert_same_state(checkpoint.load(out / "model.pt").state_dict(), checkpoint.load(run / "model.pt").state_dict())
 
 
-def test_resume_with_a_per_step_schedule_is_bit_exact(ds, tmp_path):
-    rec = dict(schedule="cosine", max_steps=4, valid_every_steps=None, checkpoint_every_steps=1, valid_at_end=False)
+@pytest.mark.parametrize("schedule", ["cosine", "step"])
+def test_resume_with_a_per_step_schedule_is_bit_exact(ds, tmp_path, schedule):
+    rec = dict(schedule=schedule, max_steps=4, valid_every_steps=None, checkpoint_every_steps=1, valid_at_end=False,
+               step_at=0.5, step_factor=0.1)
     _train(ds, tmp_path / "ref", recipe=rec)
     with pytest.raises(KeyboardInterrupt):
         _train(ds, tmp_path / "run", recipe=rec, stop_after=2)
@@ -105,6 +107,10 @@ def test_resume_with_a_per_step_schedule_is_bit_exact(ds, tmp_path):
     ref, new = _last(tmp_path / "ref"), _last(tmp_path / "run")
     _assert_same_state(ref["model"], new["model"])
     assert ref["step_scheduler"] == new["step_scheduler"] and ref["step_scheduler"]["last_epoch"] == 4
+    if schedule == "step":  # lr × 0.1 from step 2 of 4 on
+        lrs = [float(row["lr"]) for row in csv.DictReader(open(tmp_path / "run" / "metrics" / "train.csv"))]
+        base = recipes.recipe_for("u7-dcse", "embedded")["lr"]
+        assert sorted(set(lrs)) == pytest.approx([base * 0.1, base])
 
 
 def test_resume_refuses_a_different_configuration(ds, tmp_path):
