@@ -63,7 +63,7 @@ class ModelSystem(System):
 
     def __init__(self, model_name: str | None = None, checkpoint: str | Path | None = None, *, model=None,
                  name: str | None = None, label: str | None = None, seed: int | None = None,
-                 device: str = "cpu", batch_size: int = 4, mode: str | None = None,
+                 device: str = "cpu", batch_size: int = 8, mode: str | None = None,
                  autocast: str | None = None, pcm16: bool = False, channels_last: bool | None = None):
         if model is None and checkpoint is None:
             raise SystemConfigError("a model system needs a checkpoint file (--checkpoint) or a model object")
@@ -120,7 +120,9 @@ class ModelSystem(System):
         return self._ckpt_sha
 
     def _inference(self) -> dict:
-        return {"mode": self.mode, "autocast": self.autocast, "pcm16": self.pcm16, "channels_last": self.channels_last}
+        # every setting that can change the estimate's bits is in the fingerprint (the batch size does, by float rounding)
+        return {"mode": self.mode, "autocast": self.autocast, "pcm16": self.pcm16, "channels_last": self.channels_last,
+                "batch_size": self.batch_size}
 
     @property
     def fingerprint(self) -> str:

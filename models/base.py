@@ -170,7 +170,7 @@ class AudioModel(nn.Module):
         audio,
         query,
         *,
-        batch_size: int = 4,
+        batch_size: int = 8,
         device="cpu",
         autocast=None,
         mode: str | None = None,
