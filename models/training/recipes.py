@@ -4,7 +4,8 @@ A recipe is a flat dict of the keys in :data:`DEFAULTS`. :func:`recipe_for` reso
 
 1. :data:`DEFAULTS` (the common settings),
 2. ``RECIPES[family]["paper" | "embedded"]`` (this module),
-3. ``params["train"][profile]["all"]`` and ``params["train"][profile][family]`` (the lead's ``params.yaml``),
+3. ``params["train"][profile]["all"]``, ``params["train"][profile][family]`` and ``params["train"][profile][model]``
+   (``params.yaml``; a model section, e.g. ``amss-net-wo-smpocm: {max_steps: 1200}``, wins over its family's),
 4. explicit keyword overrides (CLI flags, tests).
 
 Unknown keys raise :class:`RecipeError` naming the key and where it came from.
@@ -219,7 +220,16 @@ def recipe_for(model_name: str, profile: str = "embedded", params: dict | None =
     by_profile = train.get(profile) or {}
     if not isinstance(by_profile, dict):
         raise RecipeError(f"params.yaml: field 'train.{profile}' must be a mapping")
-    for section in ("all", family):
+    from models import registry
+
+    models = registry.model_names()
+    unknown = [k for k in by_profile if k not in ("all", *FAMILIES, *models)]
+    if unknown:
+        raise RecipeError(f"params.yaml: train.{profile} has unknown section(s) {', '.join(map(repr, unknown))}; "
+                          f"expected 'all', a family ({', '.join(FAMILIES)}) or a model name ({', '.join(models)})")
+    info = registry.get_info(model_name)
+    base = info.registry_name or info.name
+    for section in ("all", family, base):
         block = by_profile.get(section) or {}
         if not isinstance(block, dict):
             raise RecipeError(f"params.yaml: field 'train.{profile}.{section}' must be a mapping")

@@ -169,6 +169,12 @@ def test_recipe_overrides_from_params():
     assert recipes.recipe_for("amss-net", "embedded", params)["lr"] == 0.01
     assert recipes.recipe_for("u7-dcse", "embedded", params)["lr"] != 0.01
     assert recipes.recipe_for("u7-dcse", "embedded", params, max_steps=9)["max_steps"] == 9
+    # a model section wins over its family's; an unknown section is an error naming it
+    per_model = {"train": {"embedded": {"amss": {"max_steps": 7}, "amss-net-wo-smpocm": {"max_steps": 1200}}}}
+    assert recipes.recipe_for("amss-net-wo-smpocm", "embedded", per_model)["max_steps"] == 1200
+    assert recipes.recipe_for("amss-net", "embedded", per_model)["max_steps"] == 7
+    with pytest.raises(recipes.RecipeError, match="unknown section.*'amms'"):
+        recipes.recipe_for("amss-net", "embedded", {"train": {"embedded": {"amms": {"max_steps": 7}}}})
     with pytest.raises(recipes.RecipeError, match="unknown training key 'lrate'"):
         recipes.recipe_for("u7-dcse", "embedded", {"train": {"embedded": {"u7": {"lrate": 1}}}})
     with pytest.raises(recipes.RecipeError, match="optimizer"):
