@@ -110,7 +110,12 @@ def _handler(args) -> int:
         print(f"amss-bench: interrupted; continue with the same command plus --resume (state in {out}/checkpoints)",
               file=__import__("sys").stderr)
         return 130
-    except (TrainingError, recipes.RecipeError, DatasetError, KeyError, ValueError) as err:
+    except recipes.RecipeError as err:  # name the params file actually read, not the default name
+        msg = str(err)
+        if params is not None and msg.startswith("params.yaml:"):
+            msg = f"{path}:" + msg[len("params.yaml:"):]
+        return fail(msg)
+    except (TrainingError, DatasetError, KeyError, ValueError) as err:
         return fail(str(err).strip("'\""))
     finally:
         if trainer is not None:

@@ -61,6 +61,16 @@ def test_errors_exit_2_with_a_message(tiny_root, tmp_path, capsys, argv, message
     assert rc == 2 and message in captured.err and captured.out == ""
 
 
+def test_unknown_params_section_names_the_params_file(tiny_root, tmp_path, capsys):
+    p = tmp_path / "my-params.yaml"
+    p.write_text(yaml.safe_dump({"profile": "embedded", "data": {"root": "nowhere", "source": "synthetic"},
+                                 "train": {"embedded": {"amms": {"max_steps": 3}}}}))
+    rc = run(["--model", "amss-net", "--root", str(tiny_root), "--out", str(tmp_path / "x"), "--params", str(p)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{p}: train.embedded has unknown section(s) 'amms'" in err
+    assert not (tmp_path / "x" / "model.pt").exists()
+
+
 def test_missing_root_is_reported(tmp_path, capsys):
     rc = run(["--model", "u7-dcse", "--params", str(_params(tmp_path)), "--out", str(tmp_path / "x")])
     assert rc == 2 and "nowhere" in capsys.readouterr().err
