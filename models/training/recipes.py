@@ -142,9 +142,10 @@ RECIPES: dict[str, dict[str, dict]] = {
         # measured, it overtakes the identity baseline between 300 and 400 steps (docs/training.md)
         # 24 descriptions per valid track (48 entries): with 8 (16 entries) the identity comparison flipped with the
         # draw of descriptions (docs/training.md)
-        # lr × 0.1 for the last quarter: 1.5-2.5 % lower validation L1 at the same 400 steps (docs/training.md)
+        # lr × 0.1 for the last quarter: 1.5-2.5 % lower validation L1 at the same 400 steps; gradient norm clipped at
+        # 0.1 (the references do not clip): another 0.5-2 % for AMSS-Net and w/o CSA (docs/training.md)
         "embedded": dict(_EMBEDDED_COMMON, max_steps=400, valid_queries=24, schedule="step", step_at=0.75,
-                         step_factor=0.1),
+                         step_factor=0.1, grad_clip=0.1),
     },
 }
 
