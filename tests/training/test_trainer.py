@@ -169,6 +169,10 @@ def test_recipe_overrides_from_params():
     assert recipes.recipe_for("amss-net", "embedded", params)["lr"] == 0.01
     assert recipes.recipe_for("u7-dcse", "embedded", params)["lr"] != 0.01
     assert recipes.recipe_for("u7-dcse", "embedded", params, max_steps=9)["max_steps"] == 9
+    # model recipes of this module (MODEL_RECIPES) refine the family's: the separation-only AMSS-Net keeps a constant lr
+    assert recipes.recipe_for("amss-net", "embedded")["schedule"] == "step"
+    sep = recipes.recipe_for("amss-net-separate", "embedded")
+    assert sep["schedule"] == "none" and sep["grad_clip"] is None and sep["max_steps"] == 400
     # a model section wins over its family's; an unknown section is an error naming it
     per_model = {"train": {"embedded": {"amss": {"max_steps": 7}, "amss-net-wo-smpocm": {"max_steps": 1200}}}}
     assert recipes.recipe_for("amss-net-wo-smpocm", "embedded", per_model)["max_steps"] == 1200
