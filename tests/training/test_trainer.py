@@ -177,6 +177,10 @@ def test_recipe_overrides_from_params():
     per_model = {"train": {"embedded": {"amss": {"max_steps": 7}, "amss-net-wo-smpocm": {"max_steps": 1200}}}}
     assert recipes.recipe_for("amss-net-wo-smpocm", "embedded", per_model)["max_steps"] == 1200
     assert recipes.recipe_for("amss-net", "embedded", per_model)["max_steps"] == 7
+    with pytest.raises(recipes.RecipeError, match="'step_at' and 'step_factor' must be in"):
+        recipes.recipe_for("amss-net", "embedded", step_at=0.0)
+    with pytest.raises(recipes.RecipeError, match="'step_at' and 'step_factor' must be in"):
+        recipes.recipe_for("amss-net", "embedded", step_factor=1.5)
     with pytest.raises(recipes.RecipeError, match="unknown section.*'amms'"):
         recipes.recipe_for("amss-net", "embedded", {"train": {"embedded": {"amms": {"max_steps": 7}}}})
     with pytest.raises(recipes.RecipeError, match="unknown training key 'lrate'"):
