@@ -6,10 +6,16 @@ Outputs under ``out`` (rank 0 writes; every file atomically):
   states of every rank, best/top-k bookkeeping, early-stopping counter). ``resume=True`` continues from it with the
   same step count; on CPU the resumed run ends with bit-identical weights to an uninterrupted one.
 * ``checkpoints/top/step-XXXXXXXX.pt`` — the ``keep_top_k`` best weights by validation L1.
-* ``metrics/train.csv`` (step, epoch, loss, lr, samples_per_s, elapsed_s) and ``metrics/valid.csv`` (epoch, step, l1,
-  identity_l1, silence_l1, lr) — drawable with ``dvc plots``; rows after the resumed checkpoint are dropped on resume.
+* ``metrics/train.csv`` (step, epoch, loss, lr) and ``metrics/valid.csv`` (epoch, step, l1, identity_l1, silence_l1,
+  lr) — drawable with ``dvc plots``; rows after the resumed checkpoint are dropped on resume.
 * ``model.pt`` + ``config.json`` — the selected weights (best validation L1, else the last step) through
   ``models.checkpoint.save``; ``summary.json`` — the run's numbers (a DVC metrics file).
+* ``timing.json`` — wall time and throughput (total seconds, samples/s, elapsed time at every logged step); not a DVC
+  output, rewritten with every ``last.pt``.
+
+Byte-reproducible outputs: ``model.pt``, ``config.json``, ``summary.json`` and ``metrics/*.csv`` hold no wall time,
+date, host name or output path, so a retrain that ends with bit-identical weights rewrites them byte for byte (their
+hashes are in ``dvc.lock``). Timings go to ``timing.json`` and the log only (:data:`VOLATILE_RESULT_FIELDS`).
 
 Loss: MSE between ``model(input_wave, cond)`` and ``model.spec(target_wave)`` (spectrogram MSE for every family).
 Validation: waveform L1 on the fixed chunks of the valid split (``data.ValidationSet``), with the identity and silence
@@ -42,8 +48,14 @@ from . import distributed, recipes
 log = logging.getLogger("amss_bench.training")
 
 STATE_FORMAT = "amss-bench-train-state/1"
-TRAIN_FIELDS = ("step", "epoch", "loss", "lr", "samples_per_s", "elapsed_s")
+TRAIN_FIELDS = ("step", "epoch", "loss", "lr")
 VALID_FIELDS = ("epoch", "step", "l1", "identity_l1", "silence_l1", "lr")
+#: Wall time and throughput of a run (not a DVC output: the only file of a run that differs between two retrains).
+TIMING_FILE = "timing.json"
+TIMING_FORMAT = "amss-bench-train-timing/1"
+#: ``TrainResult`` fields kept out of ``summary.json`` and the ``model.pt``/``config.json`` metadata: the wall-clock
+#: numbers (in ``timing.json``) and the output folder (a path that depends on where the repository is cloned).
+VOLATILE_RESULT_FIELDS = ("out", "seconds", "samples_per_s")
 #: Recipe keys that may change between an interrupted run and its resumption.
 RESUMABLE_KEYS = frozenset({"threads", "max_epochs", "max_steps", "num_workers", "log_every_steps", "checkpoint_every_steps",
                             "valid_at_end", "compile", "early_stop_patience", "min_epochs", "keep_top_k", "preload",
@@ -74,6 +86,11 @@ class TrainResult:
     beats_identity: bool | None = None
     beats_silence: bool | None = None
     extra: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """The result as written to ``summary.json`` and the checkpoint metadata: everything but
+        :data:`VOLATILE_RESULT_FIELDS` (identical for two runs with identical weights)."""
+        return {k: v for k, v in asdict(self).items() if k not in VOLATILE_RESULT_FIELDS}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -137,12 +154,11 @@ def save_model_file(model, path: Path, metadata: dict) -> None:
         }
         with atomic_write(path) as fh:
             torch.save(payload, fh)
-    cfg = path.parent / "config.json"
-    if not cfg.exists():
-        info = model.info.to_dict() if model.info is not None else {}
-        write_json(cfg, {"model": info.get("name"), "registry_name": info.get("registry_name"),
-                         "profile": info.get("profile"), "config": _jsonable(model.config),
-                         "metadata": _jsonable(metadata)})
+    # rewritten with every model.pt: a config.json left by an earlier run in the same folder must not survive
+    info = model.info.to_dict() if model.info is not None else {}
+    write_json(path.parent / "config.json", {"model": info.get("name"), "registry_name": info.get("registry_name"),
+                                             "profile": info.get("profile"), "config": _jsonable(model.config),
+                                             "metadata": _jsonable(metadata)})
 
 
 def _jsonable(obj):
@@ -173,7 +189,7 @@ class _CSV:
         with open(self.path, newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if int(float(r["step"])) <= step]
         with atomic_write(self.path, "w") as fh:
-            w = csv.DictWriter(fh, self.fields)
+            w = csv.DictWriter(fh, self.fields, extrasaction="ignore")  # drops columns of older versions
             w.writeheader()
             w.writerows(rows)
 
@@ -277,6 +293,8 @@ class Trainer:
         self.last_path = self.ckpt_dir / "last.pt"
         self.train_csv = _CSV(self.out / "metrics" / "train.csv", TRAIN_FIELDS, self.ctx.is_main)
         self.valid_csv = _CSV(self.out / "metrics" / "valid.csv", VALID_FIELDS, self.ctx.is_main)
+        self.timing_path = self.out / TIMING_FILE
+        self._timing_log: list[dict] = []  # {step, samples_per_s, elapsed_s} per logged step (timing.json)
         self.identity = {
             "model": model_name, "profile": profile, "seed": self.seed, "model_config": _jsonable(self.model.config),
             "recipe": {k: v for k, v in _jsonable(self.recipe).items() if k not in RESUMABLE_KEYS},
@@ -355,7 +373,28 @@ class Trainer:
             }
             with atomic_write(self.last_path) as fh:
                 torch.save(payload, fh)
+            self._write_timing(state)
         distributed.barrier(self.ctx)
+
+    def _write_timing(self, state: dict, finished: bool = False) -> None:
+        """``timing.json`` (rank 0): the wall-clock side of the run, kept out of every DVC-tracked file."""
+        if not self.ctx.is_main:
+            return
+        elapsed = float(state["elapsed_s"])
+        write_json(self.timing_path, {
+            "format": TIMING_FORMAT, "finished": finished, "steps": state["step"], "samples": state["samples"],
+            "seconds": round(elapsed, 3), "samples_per_s": round(state["samples"] / max(elapsed, 1e-9), 3),
+            "device": str(self.device), "world_size": self.ctx.world_size, "threads": torch.get_num_threads(),
+            "log": self._timing_log,
+        })
+
+    def _load_timing_log(self, step: int) -> list[dict]:
+        """The logged steps up to ``step`` of an interrupted run's ``timing.json`` (empty when it is unreadable)."""
+        try:
+            doc = json.loads(self.timing_path.read_text())
+            return [dict(r) for r in doc["log"] if int(r["step"]) <= step]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
 
     def _load_last(self) -> dict:
         payload = torch.load(self.last_path, map_location="cpu", weights_only=False)
@@ -501,14 +540,17 @@ class Trainer:
             self._baselines = state.get("baselines") or None
             self.train_csv.truncate(state["step"])
             self.valid_csv.truncate(state["step"])
+            self._timing_log = self._load_timing_log(state["step"])
             log.info("resuming %s from step %d (%s)", self.model_name, state["step"], self.last_path)
         else:
             if resume:
                 log.info("no checkpoint at %s: starting from scratch", self.last_path)
             state = self._fresh_state()
+            self._timing_log = []
             seed_everything(tdata.derive_seed(self.seed, self.ctx.rank, 0x5EED))
             if self.ctx.is_main:
-                for p in [self.last_path, self.out / "summary.json", *(self.ckpt_dir / "top").glob("step-*.pt")]:
+                for p in [self.last_path, self.out / "summary.json", self.timing_path,
+                          *(self.ckpt_dir / "top").glob("step-*.pt")]:
                     p.unlink(missing_ok=True)
             self.train_csv.reset()
             self.valid_csv.reset()
@@ -548,9 +590,10 @@ class Trainer:
                     now = time.perf_counter()
                     sps = log_samples / max(now - t_log, 1e-9)
                     row = {"step": step, "epoch": round(step / self.steps_per_epoch, 4), "loss": mean_loss,
-                           "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": sps,
-                           "elapsed_s": elapsed0 + now - t0}
+                           "lr": self.optimizer.param_groups[0]["lr"]}
                     self.train_csv.append(row)
+                    self._timing_log.append({"step": step, "samples_per_s": round(sps, 3),
+                                             "elapsed_s": round(elapsed0 + now - t0, 3)})
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4g}", samples_s=f"{sps:.1f}")
                     elif self.ctx.is_main and (step % (10 * log_every) == 0 or step == self.total_steps):
@@ -615,10 +658,11 @@ class Trainer:
         if self.ctx.is_main:
             final = registry.create(self.model_name, self.profile, init=False, **self.model_overrides)
             final.load_state_dict(weights)
-            meta = {"training": {**_jsonable(asdict(result)), "recipe": _jsonable(self.recipe),
-                                 "identity": base}}
+            record = _jsonable(result.record())  # no wall time, no output path: byte-reproducible files
+            meta = {"training": {**record, "recipe": _jsonable(self.recipe), "identity": base}}
             save_model_file(final, self.out / "model.pt", meta)
-            write_json(self.out / "summary.json", _jsonable(asdict(result)))
+            write_json(self.out / "summary.json", record)
+            self._write_timing(state, finished=True)
         distributed.barrier(self.ctx)
         return result
 

@@ -35,10 +35,15 @@ def test_train_command_writes_model_and_metrics(tiny_root, tmp_path, capsys):
     assert summary["extra"]["source"] == "drums" and summary["steps"] == 2
     assert (out / "model.pt").is_file() and (out / "config.json").is_file()
     assert (out / "metrics" / "train.csv").is_file() and (out / "metrics" / "valid.csv").is_file()
-    # --resume of a finished run is a no-op that re-writes the same outputs
+    assert "seconds" not in summary and "samples_per_s" not in summary and "out" not in summary
+    assert json.loads((out / "timing.json").read_text())["steps"] == 2  # the wall time is here (and on stdout)
+    tracked = ("model.pt", "config.json", "summary.json", "metrics/train.csv", "metrics/valid.csv")
+    before = {name: (out / name).read_bytes() for name in tracked}
+    # --resume of a finished run is a no-op that re-writes the same outputs, byte for byte
     rc = run(["--model", "u7-dcse", "--stem", "drums", "--root", str(tiny_root), "--seed", "1", "--out", str(out),
               "--max-steps", "2", "--resume", "--params", str(_params(tmp_path)), *TINY, *FAST])
     assert rc == 0 and json.loads((out / "summary.json").read_text())["steps"] == 2
+    assert {name: (out / name).read_bytes() for name in tracked} == before
 
 
 def _params(tmp_path):

@@ -22,6 +22,10 @@ def _train(ds, out, name="u7-dcse", seed=3, recipe=None, model=None, **kw):
                  model_overrides={**TINY, **(model or {})}, device="cpu", progress=False, **kw)
 
 
+#: the files of a run whose hashes dvc.lock records (outs, metrics, plots)
+REPRODUCIBLE = ("model.pt", "config.json", "summary.json", "metrics/train.csv", "metrics/valid.csv")
+
+
 def _last(out):
     return torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
 
@@ -52,13 +56,59 @@ def test_outputs_and_metrics(reference_run):
     assert summary["steps"] == 6 and summary["beats_identity"] in (True, False)
     rows = list(csv.DictReader(open(out / "metrics" / "train.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert all(float(r["loss"]) > 0 and float(r["samples_per_s"]) > 0 for r in rows)
+    assert all(float(r["loss"]) > 0 for r in rows)
+    # wall-clock numbers live in timing.json only (not in any file whose hash DVC records)
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["finished"] and timing["steps"] == 6 and timing["seconds"] > 0 and timing["samples_per_s"] > 0
+    assert [r["step"] for r in timing["log"]] == [1, 2, 3, 4, 5, 6]
+    assert all(r["samples_per_s"] > 0 and r["elapsed_s"] > 0 for r in timing["log"])
+    assert result.seconds == timing["seconds"] and result.samples_per_s == timing["samples_per_s"]
     valid = list(csv.DictReader(open(out / "metrics" / "valid.csv")))
     assert [int(r["step"]) for r in valid] == [3, 6]
     assert len(list((out / "checkpoints" / "top").glob("step-*.pt"))) == 2
     # the selected weights are the best validation checkpoint
     best_step = min(valid, key=lambda r: float(r["l1"]))["step"]
     assert summary["selected"] == f"best (step {int(best_step)})"
+
+
+def test_retraining_rewrites_the_dvc_tracked_files_byte_for_byte(ds, tmp_path):
+    """Two runs with identical weights (issue 14): model.pt, config.json, summary.json and the metric CSVs are
+    byte-identical; the wall time and throughput are in timing.json only; no file names its output folder."""
+    rec = dict(max_steps=4, valid_every_steps=2, checkpoint_every_steps=None)
+    runs = [tmp_path / "first", tmp_path / "second" / "elsewhere"]
+    results = [_train(ds, out, recipe=rec) for out in runs]
+    _assert_same_state(checkpoint.load(runs[0] / "model.pt").state_dict(),
+                       checkpoint.load(runs[1] / "model.pt").state_dict())
+    for name in REPRODUCIBLE:
+        a, b = (runs[0] / name).read_bytes(), (runs[1] / name).read_bytes()
+        assert a == b, f"{name} differs between two runs with identical weights"
+        assert str(tmp_path).encode() not in a, f"{name} names the output folder"
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    meta = checkpoint.read_metadata(runs[0] / "model.pt")["metadata"]["training"]
+    config_meta = json.loads((runs[0] / "config.json").read_text())["metadata"]["training"]
+    for doc in (summary, meta, config_meta):
+        assert not {"seconds", "samples_per_s", "out", "elapsed_s"} & set(doc)
+        assert doc["steps"] == 4 and doc["best_l1"] is not None
+    with open(runs[0] / "metrics" / "train.csv") as fh:
+        assert fh.readline().strip() == "step,epoch,loss,lr"
+    for out, result in zip(runs, results):
+        timing = json.loads((out / "timing.json").read_text())
+        assert timing["finished"] and timing["steps"] == 4 and timing["seconds"] > 0
+        assert timing["seconds"] == result.seconds and timing["samples_per_s"] == result.samples_per_s > 0
+        assert [r["step"] for r in timing["log"]] == [1, 2, 3, 4]
+        assert all(r["elapsed_s"] > 0 and r["samples_per_s"] > 0 for r in timing["log"])
+    assert results[0].out != results[1].out  # the API result still says where the run is
+
+
+def test_resume_drops_the_timing_columns_of_an_older_train_csv(tmp_path):
+    """Runs started before timing.json had samples_per_s/elapsed_s columns in train.csv; resuming drops them."""
+    from models.training.trainer import TRAIN_FIELDS, _CSV
+
+    path = tmp_path / "train.csv"
+    path.write_text("step,epoch,loss,lr,samples_per_s,elapsed_s\n1,0.5,0.1,0.001,12.5,0.8\n2,1,0.09,0.001,13,1.6\n"
+                    "3,1.5,0.08,0.001,12,2.4\n")
+    _CSV(path, TRAIN_FIELDS, True).truncate(2)
+    assert path.read_text().splitlines() == ["step,epoch,loss,lr", "1,0.5,0.1,0.001", "2,1,0.09,0.001"]
 
 
 def test_same_seed_same_weights_and_other_seed_differs(ds, reference_run, tmp_path):
@@ -94,6 +144,11 @@ def test_resume_after_interruption_is_bit_exact(ds, reference_run, tmp_path):
     b = [r["l1"] for r in csv.DictReader(open(run / "metrics" / "valid.csv"))]
     assert a == b
     _assert_same_state(checkpoint.load(out / "model.pt").state_dict(), checkpoint.load(run / "model.pt").state_dict())
+    # the interrupted + resumed run writes the DVC-tracked files of the uninterrupted one byte for byte
+    for name in REPRODUCIBLE:
+        assert (out / name).read_bytes() == (run / name).read_bytes(), name
+    timing = json.loads((run / "timing.json").read_text())
+    assert [r["step"] for r in timing["log"]] == [1, 2, 3, 4, 5, 6] and timing["finished"]
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "step"])
