@@ -17,6 +17,10 @@ concurrently; ``workers=None`` picks ``min(cpus, available RAM / estimated per-u
 Distributed: under ``torchrun`` (``RANK``/``WORLD_SIZE`` in the environment) rank r evaluates the tracks with index
 i % world == r (index in the manifest's track order); results meet in the shared output folder and rank 0 waits
 until every result of every rank is on disk before it writes ``<out>/<system>/summary.json``.
+
+Byte-reproducible: result files and summaries hold no wall time, date or host name. The wall times of the units go to
+``<out>/<system>/timing.json`` (``timing.rank<r>.json`` per rank when sharded), which is not a result and which DVC
+ignores (``.dvcignore``), and the run's total to the log line of :meth:`Report.line`.
 """
 
 from __future__ import annotations
@@ -157,14 +161,13 @@ _ZERO = "0" * 64
 
 
 def _document(system, testset, unit: Unit, task: Task, opts: Options, *, source_sha256, estimate_sha256=_ZERO,
-              estimate_frames=1, timing=None) -> dict:
+              estimate_frames=1) -> dict:
     entry = testset.entry(task.id, unit.track)
     return res.base_document(kind=task.kind, task=task, track=unit.track, testset=testset, entry=entry,
                              system=system, estimate_sha256=estimate_sha256, estimate_frames=estimate_frames,
                              source_sha256=source_sha256, seed=opts.seed if opts.seed is not None else system.seed,
                              device=opts.device, rank=opts.rank, world_size=opts.world_size,
-                             metric=opts.metric_block(unit), provenance=_provenance(),
-                             timing=timing or {"wall_time_s": 0, "estimate_s": 0, "metric_s": 0})
+                             metric=opts.metric_block(unit), provenance=_provenance())
 
 
 def unit_paths(out, system, unit: Unit) -> list[Path]:
@@ -229,6 +232,11 @@ def limited_threads(n: int | None):
 
 def run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
     """Compute and write the results of one unit; returns their paths."""
+    return run_unit_timed(system, testset, unit, opts, out)[0]
+
+
+def run_unit_timed(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Path], dict]:
+    """:func:`run_unit`, also returning the unit's wall times (``timing.json``; never written into a result)."""
     try:
         with limited_threads(opts.threads):
             return _run_unit(system, testset, unit, opts, out)
@@ -239,7 +247,7 @@ def run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
                               f"{unit.track!r}: {type(err).__name__}: {err}") from err
 
 
-def _run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
+def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Path], dict]:
     bss_eval_track, global_sdr, rmse_mfcc, to_museval_json = _metrics()
     t0 = time.perf_counter()
     source = system.unit_fingerprint(unit.task_ids, unit.track)
@@ -271,16 +279,16 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> list[Path]:
         (t,) = tasks
         payloads[t.id] = res.mfcc_payload(rmse_mfcc(pairs[t.id].target, ests[t.id]))
     t3 = time.perf_counter()
-    timing = {"wall_time_s": t3 - t0, "estimate_s": t_est, "metric_s": t3 - t2}
-    if len(tasks) > 1:
-        timing["shared_with"] = len(tasks)
     paths = []
     for t in tasks:
         doc = _document(system, testset, unit, t, opts, source_sha256=source, estimate_sha256=array_sha256(ests[t.id]),
-                        estimate_frames=ests[t.id].shape[0], timing=timing)
+                        estimate_frames=ests[t.id].shape[0])
         doc.update(payloads[t.id])
         paths.append(res.write_result(out, doc))
-    return paths
+    timing = {"tasks": list(unit.task_ids), "track": unit.track, "wall_time_s": round(t3 - t0, 6),
+              "estimate_s": round(t_est, 6), "metric_s": round(t3 - t2, 6)}
+    log.debug("%s: %s in %.2f s (estimate %.2f s, metric %.2f s)", system.name, unit, t3 - t0, t_est, t3 - t2)
+    return paths, timing
 
 
 # ------------------------------------------------------------------------------------------------------ resources
@@ -369,9 +377,10 @@ def _worker_init(system, testset_dir, root, out, opts) -> None:
     _WORKER.update(system=system, testset=TestSet.open(testset_dir, root), out=out, opts=opts)
 
 
-def _worker_run(unit: Unit) -> list[str]:
+def _worker_run(unit: Unit) -> tuple[list[str], dict]:
     w = _WORKER
-    return [str(p) for p in run_unit(w["system"], w["testset"], unit, w["opts"], w["out"])]
+    paths, timing = run_unit_timed(w["system"], w["testset"], unit, w["opts"], w["out"])
+    return [str(p) for p in paths], timing
 
 
 # ------------------------------------------------------------------------------------------------------ runner
@@ -389,6 +398,8 @@ class Report:
     threads: int | None = 1  # BLAS/OpenMP/torch threads per unit (see limited_threads)
     summary: Path | None = None
     elapsed_s: float = 0.0
+    timings: list[dict] = field(default_factory=list)  # wall times of the computed units (timing.json)
+    timing: Path | None = None
 
     def line(self) -> str:
         return (f"{self.system}: {len(self.computed)} result(s) written, {self.skipped} unit(s) already done, "
@@ -464,12 +475,19 @@ def evaluate(system, testset, out, *, tasks="all", backend: str = "fast", device
     try:
         if n_workers == 1:
             for u in todo:
-                report.computed.extend(run_unit(system, testset, u, opts, out))
+                paths, timing = run_unit_timed(system, testset, u, opts, out)
+                report.computed.extend(paths)
+                report.timings.append(timing)
                 bar.update(len(u.task_ids))
         else:
             _run_pool(system, testset, todo, opts, out, n_workers, bar, report)
     finally:
         bar.close()
+        if report.timings:  # also after a failure: the units that were computed are on disk
+            try:
+                report.timing = _write_timing(out, system, units, report, opts, time.perf_counter() - t_start)
+            except OSError as err:  # wall times are information only: never fail (or mask a failure) for them
+                log.warning("%s: could not write the wall times (%s)", system.name, err)
 
     if summary and rank == 0:
         if world > 1:
@@ -479,6 +497,30 @@ def evaluate(system, testset, out, *, tasks="all", backend: str = "fast", device
         report.summary = write_summary(res.system_dir(out, system.name), testset)
     report.elapsed_s = time.perf_counter() - t_start
     return report
+
+
+def _write_timing(out, system, units: Sequence[Unit], report: Report, opts: Options, elapsed_s: float) -> Path:
+    """``<out>/<system>/timing.json``: the wall times of this rank's units, those computed now and, for the units a
+    resumed run skipped, the times an earlier run recorded. Not a result; DVC ignores it (``.dvcignore``)."""
+    import json
+
+    from benchmark.audio import write_json
+
+    path = res.timing_path(out, system.name, opts.rank, opts.world_size)
+    known: dict = {}
+    try:
+        for t in json.loads(path.read_text())["units"]:
+            known[(tuple(t["tasks"]), t["track"])] = t
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for t in report.timings:
+        known[(tuple(t["tasks"]), t["track"])] = t
+    rows = [known[k] for k in ((u.task_ids, u.track) for u in units) if k in known]
+    write_json(path, {"format": "amss-bench-eval-timing/1", "system": system.name, "rank": opts.rank,
+                      "world_size": opts.world_size, "workers": report.workers, "threads": opts.threads,
+                      "device": str(opts.device), "backend": opts.backend, "computed": len(report.timings),
+                      "skipped": report.skipped, "elapsed_s": round(elapsed_s, 3), "units": rows})
+    return path
 
 
 def _run_pool(system, testset, todo, opts, out, n_workers, bar, report) -> None:
@@ -501,7 +543,9 @@ def _run_pool(system, testset, todo, opts, out, n_workers, bar, report) -> None:
                         for p in pending:
                             p.cancel()
                         raise err
-                    report.computed.extend(Path(p) for p in f.result())
+                    paths, timing = f.result()
+                    report.computed.extend(Path(p) for p in paths)
+                    report.timings.append(timing)
                     bar.update(len(futures[f].task_ids))
         finally:
             ex.shutdown(wait=True, cancel_futures=True)

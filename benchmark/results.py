@@ -1,6 +1,8 @@
 """Result files: one JSON per (system, task, track), validated against ``benchmark/schemas/result.schema.json``.
 
-Layout: ``<out>/<system>/<task_id>/<track>.json`` (+ ``<out>/<system>/summary.json``, see :mod:`benchmark.aggregate`).
+Layout: ``<out>/<system>/<task_id>/<track>.json`` (+ ``<out>/<system>/summary.json``, see :mod:`benchmark.aggregate`,
+and ``<out>/<system>/timing.json``, the wall times of the units: the only file that differs between two runs; not a
+result, and ignored by DVC through ``.dvcignore``).
 
 Content (docs/evaluation.md has the full description):
 
@@ -14,7 +16,9 @@ Content (docs/evaluation.md has the full description):
   ``mae``, ``mae_left``, ``mae_right``), protocol §6.
 * Provenance: task id + version, test-set manifest hash and the pair's hashes, system name/label/kind/fingerprint
   (+ checkpoint sha256), estimate sha256, seed, device, rank, metric backend, git commit, package and tool versions.
-* ``timing`` (wall time) is the only volatile block: it is ignored by :func:`comparable` and by resumption.
+* No wall time, date, host name or absolute path: two runs of the same system at the same commit write byte-identical
+  files. (Results written before issue 14 carry a ``timing`` block; the schema still accepts it, and
+  :func:`comparable` and resumption ignore it.)
 
 Every write validates first (schema + consistency checks) and is atomic (:func:`benchmark.audio.write_json`).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -32,6 +37,8 @@ from benchmark.audio import write_json
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "result.schema.json"
 SCHEMA_VERSION = 1
 SUMMARY = "summary.json"
+TIMING = "timing.json"
+TIMING_NAME = re.compile(r"^timing(\.rank\d+)?\.json$")
 MFCC_KEYS = ("mfcc_rmse", "mfcc_rmse_left", "mfcc_rmse_right", "mae", "mae_left", "mae_right")
 VOLATILE = ("timing",)
 
@@ -99,6 +106,12 @@ def result_path(out: str | Path, system: str, task_id: str, track: str) -> Path:
     return Path(out) / system / task_id / f"{track}.json"
 
 
+def timing_path(out: str | Path, system: str, rank: int = 0, world_size: int = 1) -> Path:
+    """The wall-time file of one system (one per rank when the evaluation is sharded)."""
+    name = TIMING if world_size == 1 else f"timing.rank{int(rank)}.json"
+    return Path(out) / system / name
+
+
 def write_result(out: str | Path, doc: dict) -> Path:
     """Validate and atomically write a result to its place in the layout; returns the path."""
     path = result_path(out, doc["system"]["name"], doc["task"]["id"], doc["track"])
@@ -119,11 +132,11 @@ def read_result(path: str | Path, *, check: bool = True) -> dict:
 
 
 def iter_result_paths(root: str | Path) -> Iterator[Path]:
-    """Result files under ``root`` (one system folder or a folder of system folders), sorted; skips summaries and
-    temporary files of interrupted atomic writes."""
+    """Result files under ``root`` (one system folder or a folder of system folders), sorted; skips summaries, wall-time
+    files and temporary files of interrupted atomic writes."""
     root = Path(root)
     for p in sorted(root.rglob("*.json")):
-        if p.name == SUMMARY or p.name.startswith("."):
+        if p.name == SUMMARY or TIMING_NAME.match(p.name) or p.name.startswith("."):
             continue
         yield p
 
@@ -135,7 +148,7 @@ def load_results(root: str | Path, *, check: bool = True) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- comparison / resume
 
 def comparable(doc: dict) -> dict:
-    """The document without its volatile blocks (wall times)."""
+    """The document without its volatile blocks (the wall times of results written before issue 14)."""
     return {k: v for k, v in doc.items() if k not in VOLATILE}
 
 
@@ -166,7 +179,7 @@ def _num(x) -> float | None:
 
 def base_document(*, kind: str, task, track: str, testset, entry, system, estimate_sha256: str, estimate_frames: int,
                   source_sha256: str | None, seed, device: str, rank: int, world_size: int, metric: dict,
-                  provenance: dict, timing: dict) -> dict:
+                  provenance: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
@@ -181,7 +194,6 @@ def base_document(*, kind: str, task, track: str, testset, entry, system, estima
         "run": {"seed": seed, "device": str(device), "rank": int(rank), "world_size": int(world_size)},
         "metric": metric,
         "provenance": provenance,
-        "timing": {k: round(float(v), 6) if k != "shared_with" else int(v) for k, v in timing.items()},
     }
 
 

@@ -190,6 +190,9 @@ def test_interrupted_run_resumes_to_exactly_the_uninterrupted_results(identity_o
     assert set(final) == set(clean) and len(final) == 14
     for rel in final:
         assert res.comparable(final[rel]) == res.comparable(clean[rel]), rel
+    # the wall times: those of the crashed run's 2 units and of the 6 computed now
+    timing = json.loads((tmp_path / "identity" / "timing.json").read_text())
+    assert len(timing["units"]) == 8 and timing["computed"] == 6 and timing["skipped"] == 2
 
     # complete: a rerun does nothing
     again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)
@@ -222,6 +225,28 @@ def test_parallel_workers_give_the_same_results(identity_out, testset, tmp_path)
         assert res.comparable(doc) == res.comparable(ref[rel]), rel
 
 
+def test_two_runs_write_byte_identical_results(testset, tmp_path):
+    """Issue 14: results and summary hold no wall time, date, host name or output path, so two runs (into two
+    folders) write the same bytes; the wall times are in timing.json, which is not a result."""
+    outs = [tmp_path / "a", tmp_path / "b" / "elsewhere"]
+    reports = [ev.evaluate(IdentitySystem(), testset, out, tasks=SMALL, backend="sdr-only", progress=False)
+               for out in outs]
+    files = [{str(p.relative_to(out / "identity")): p.read_bytes() for p in sorted((out / "identity").rglob("*"))
+              if p.is_file()} for out in outs]
+    assert set(files[0]) == set(files[1]) and len(files[0]) == 14 + 2  # 14 results, summary.json, timing.json
+    for rel, data in files[0].items():
+        if rel != res.TIMING:
+            assert data == files[1][rel], rel
+            assert str(tmp_path).encode() not in data and b"wall_time" not in data, rel
+    for out, report in zip(outs, reports):
+        timing = json.loads((out / "identity" / res.TIMING).read_text())
+        assert report.timing == out / "identity" / res.TIMING and timing["computed"] == 8
+        assert {(tuple(u["tasks"]), u["track"]) for u in timing["units"]} == {
+            (u.task_ids, u.track) for u in ev.plan(testset, ev.select_tasks(SMALL))}
+        assert all(u["wall_time_s"] >= u["estimate_s"] >= 0 for u in timing["units"])
+    assert [p.name for p in res.iter_result_paths(outs[0])].count(res.TIMING) == 0
+
+
 def test_rank_sharding_with_two_processes(identity_out, ts_dir, tmp_path):
     out = tmp_path / "out"
     procs = []
@@ -246,6 +271,9 @@ def test_rank_sharding_with_two_processes(identity_out, ts_dir, tmp_path):
         assert a == b, rel
     summary = json.loads((out / "identity" / "summary.json").read_text())  # written by rank 0 after both
     assert {c["n_tracks"] for c in summary["cells"]} == {2}
+    for rank in (0, 1):  # one wall-time file per rank (not results)
+        timing = json.loads((out / "identity" / f"timing.rank{rank}.json").read_text())
+        assert timing["rank"] == rank and [u["track"] for u in timing["units"]] == [tracks[rank]]
 
 
 # ------------------------------------------------------------------------------------------------ estimates folder

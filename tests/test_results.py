@@ -34,8 +34,7 @@ def sdr_doc(task_id="sdr-vocals", track="T0", sdr=(1.0, 2.0, None), system=None,
               "joint_targets": [get_task(t).museval_target for t in joint]}
     doc = res.base_document(kind="sdr", task=task, track=track, testset=TESTSET, entry=_entry(), system=system,
                             estimate_sha256=H, estimate_frames=132300, source_sha256=None, seed=seed, device="cpu",
-                            rank=0, world_size=1, metric=metric, provenance=PROV,
-                            timing={"wall_time_s": 1, "estimate_s": 0.5, "metric_s": 0.5})
+                            rank=0, world_size=1, metric=metric, provenance=PROV)
     keys = ("SDR",) if backend == "sdr-only" else ("SDR", "SIR", "SAR", "ISR")
     frames = [{"time": float(i), "duration": 1.0, "metrics": {k: (v if k == "SDR" else 0.0) for k in keys}}
               for i, v in enumerate(sdr)]
@@ -50,7 +49,7 @@ def mfcc_doc(task_id="pan-left-vocals", track="T0", value=1.0, system=None, seed
     doc = res.base_document(kind="mfcc", task=task, track=track, testset=TESTSET, entry=_entry(), system=system,
                             estimate_sha256=H, estimate_frames=132300, source_sha256=None, seed=seed, device="cpu",
                             rank=0, world_size=1, metric={"name": "rmse_mfcc", "backend": "rmse-mfcc"},
-                            provenance=PROV, timing={"wall_time_s": 1, "estimate_s": 0.5, "metric_s": 0.5})
+                            provenance=PROV)
     doc.update(res.mfcc_payload({k: value for k in res.MFCC_KEYS}))
     return doc
 
@@ -89,7 +88,8 @@ def _broken():
 
     return [
         ("missing task", drop("task"), sdr_doc),
-        ("missing timing", drop("timing"), sdr_doc),
+        ("missing provenance", drop("provenance"), sdr_doc),
+        ("malformed legacy timing", setp(("timing",), {"wall_time_s": -1}), sdr_doc),
         ("bad manifest hash", setp(("testset", "manifest_hash"), "xyz"), sdr_doc),
         ("unknown top-level key", setp(("extra",), 1), sdr_doc),
         ("sdr without frames", drop("targets"), sdr_doc),
@@ -134,9 +134,12 @@ def test_broken_file_on_disk_is_rejected_with_its_path(tmp_path):
         res.read_result(path)
 
 
-def test_resume_key_and_comparable_ignore_wall_time_only():
+def test_results_hold_no_wall_time_and_legacy_timing_is_ignored():
     a, b = sdr_doc(), sdr_doc()
-    b["timing"]["wall_time_s"] = 99.0
+    assert "timing" not in a and "timing" not in mfcc_doc()
+    # results written before issue 14 carry a timing block: still valid, ignored by comparison and resumption
+    b["timing"] = {"wall_time_s": 99.0, "estimate_s": 1.0, "metric_s": 2.0, "shared_with": 4}
+    res.validate(b)
     assert res.comparable(a) == res.comparable(b) and res.resume_key(a) == res.resume_key(b)
     for mutate in (lambda d: d["metric"].update(backend="museval"),
                    lambda d: d["task"].update(version=2),
