@@ -149,6 +149,10 @@ def _axes(figsize):
     return plt.subplots(figsize=figsize)
 
 
+#: PNG text chunks of the figures: none (matplotlib writes its version by default)
+PNG_METADATA = {"Software": None}
+
+
 def _save(fig, ax, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -156,7 +160,8 @@ def _save(fig, ax, title: str, path: Path) -> None:
     ax.set_ylabel("")
     fig.tight_layout()
     with atomic_write(path, "wb", suffix=".png") as fh:
-        fig.savefig(fh, format="png", dpi=100)
+        # no "Software: Matplotlib version …" text chunk (PNGs carry no date either): the bytes depend on the numbers
+        fig.savefig(fh, format="png", dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
 
 

@@ -81,3 +81,30 @@ def test_report_errors(tmp_path, results, capsys):
     assert main(["report", "--results", str(results / "results"), "--testset", str(tmp_path / "nope"),
                  "--out", str(tmp_path / "r"), "--profile", "embedded"]) == 2
     assert "no test-set manifest" in capsys.readouterr().err
+
+
+def test_report_outputs_are_byte_reproducible(results):
+    """Issue 14: two reports of the same results (into two folders) are byte-identical — no date, host name, path or
+    matplotlib version (PNG text chunk) in summary.json, tables.md or the figures."""
+    outs = [results / "repro-a", results / "repro-b" / "elsewhere"]
+    for out in outs:
+        assert main(["-q", "report", "--results", str(results / "results"), "--testset", str(results / "ts"),
+                     "--out", str(out), "--profile", "embedded"]) == 0
+    for name in ("summary.json", "tables.md", "sdr.png", "rmse_mfcc.png"):
+        a, b = (outs[0] / name).read_bytes(), (outs[1] / name).read_bytes()
+        assert a == b, name
+        assert str(results).encode() not in a, name
+    for name in ("sdr.png", "rmse_mfcc.png"):
+        assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(_png_chunks((outs[0] / name).read_bytes())), name
+
+
+def _png_chunks(data: bytes) -> list[str]:
+    import struct
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, kinds = 8, []
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        kinds.append(kind.decode("ascii"))
+        pos += 12 + length
+    return kinds
