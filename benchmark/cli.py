@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "benchmark.commands.evaluate",
     "benchmark.commands.train",
     "benchmark.commands.report",
+    "benchmark.commands.numerics",
 )
 
 
@@ -37,8 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark import numerics
+
+    numerics.pin()  # before numpy/torch load: the same code paths on every x86-64 CPU (docs/performance.md)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     return int(args.func(args) or 0)

@@ -1,0 +1,22 @@
+"""``amss-bench numerics``: which numeric code paths are in force on this machine (benchmark/numerics.py)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _numerics(args) -> int:
+    from benchmark import numerics
+
+    out = numerics.report()
+    if args.probe:
+        out["probe"] = numerics.probe()
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("numerics", help="print the pinned numeric code paths (CPU kernels, BLAS, MKL) in force here")
+    p.add_argument("--probe", action="store_true",
+                   help="also hash small computations on every numeric path (compare two machines with it)")
+    p.set_defaults(func=_numerics)

@@ -1,0 +1,232 @@
+"""Bit-reproducible CPU numerics across x86-64 processors (docs/performance.md, "Reproducible numerics").
+
+The numeric libraries the pipeline uses pick their code paths at run time from the processor they find: PyTorch's
+vectorised ATen kernels (AVX2 or AVX-512), oneDNN's JIT convolutions (by ISA *and* cache sizes), MKL's GEMM, LAPACK
+and FFT (by ISA, vendor and cache sizes), NumPy's SIMD loops (AVX-512 SVML transcendental functions), OpenBLAS's
+kernels (Haswell, SkylakeX, Zen …). Each path rounds differently, so the same commit trained and scored on two CPUs
+gave different numbers (up to 0.44 dB SDR). In ``pinned`` mode (the default of the ``amss-bench`` command line, hence
+of every ``dvc repro`` stage) this module fixes every one of those choices *before* the libraries load:
+
+===============================  =========================  ======================================================
+variable / switch                 pinned value               why
+===============================  =========================  ======================================================
+``ATEN_CPU_CAPABILITY``           ``avx2``                   ATen's kernels: the AVX2 build on every AVX2 CPU (AVX-512
+                                                             machines would otherwise take the AVX-512 kernels)
+``ONEDNN_MAX_CPU_ISA``            ``AVX2``                   oneDNN's JIT convolutions on their AVX2 kernels
+``MKL_CBWR``                      ``COMPATIBLE``             MKL's conditional numerical reproducibility: one code
+                                                             branch, fixed cache sizes, on Intel *and* AMD
+``NPY_DISABLE_CPU_FEATURES``      ``X86_V4 AVX512_ICL …``    NumPy's dispatch capped at X86_V3 (AVX2/FMA3)
+``OPENBLAS_CORETYPE``             ``Haswell``                OpenBLAS (NumPy/SciPy linear algebra, librosa's mel
+                                                             projection) on its AVX2 kernels everywhere
+``OPENBLAS_NUM_THREADS``          ``1``                      no machine-dependent thread count in NumPy's BLAS
+===============================  =========================  ======================================================
+
+oneDNN stays enabled: ATen's native convolution (``torch.backends.mkldnn.enabled = False``) would remove its last
+machine-dependent choice (blocking sizes derived from the cache sizes) but made embedded training 4x slower
+(measured, docs/performance.md). Thread counts are fixed by the callers (training recipe ``threads``, evaluation ``--threads``), never taken from
+the number of cores. A processor without AVX2/FMA cannot run the pinned paths: there the libraries fall back to
+older kernels and the results are *not* those of the committed ``dvc.lock`` (a warning says so).
+
+``AMSS_BENCH_NUMERICS=native`` switches the pins off (the libraries' fastest paths; numbers then depend on the CPU).
+Variables the user has already set win over the pins and are reported. :func:`state` describes what is in force
+(it is part of every result's provenance).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("amss_bench.numerics")
+
+MODE_ENV = "AMSS_BENCH_NUMERICS"
+MODES = ("pinned", "native")
+
+#: The environment of ``pinned`` mode (read by the libraries when they load).
+PINNED_ENV: dict[str, str] = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_CBWR": "COMPATIBLE",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+#: CPU flags the pinned paths need (/proc/cpuinfo names).
+REQUIRED_FLAGS = ("avx2", "fma")
+#: Libraries that read the variables when they are first imported.
+_LOADERS = ("numpy", "torch", "scipy")
+
+
+class NumericsError(ValueError):
+    """An unknown numerics mode (the message names the variable and the choices)."""
+
+
+def mode(environ=None) -> str:
+    environ = os.environ if environ is None else environ
+    value = environ.get(MODE_ENV, "pinned").strip().lower() or "pinned"
+    if value not in MODES:
+        raise NumericsError(f"{MODE_ENV}={environ.get(MODE_ENV)!r}: expected one of {', '.join(MODES)}")
+    return value
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
+    """The processor's feature flags, or None where /proc/cpuinfo is not readable (not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return None
+
+
+def missing_flags(flags: set[str] | None) -> list[str]:
+    if flags is None:
+        return []
+    return [f for f in REQUIRED_FLAGS if f not in flags]
+
+
+def plan(environ=None) -> dict[str, str]:
+    """The variables :func:`pin` would set: the pinned ones the environment does not set already."""
+    environ = os.environ if environ is None else environ
+    if mode(environ) != "pinned":
+        return {}
+    return {k: v for k, v in PINNED_ENV.items() if k not in environ}
+
+
+def pin(environ=None, modules=None) -> dict[str, str]:
+    """Set the pinned environment unless a numeric library is already loaded (then it would be too late, and the
+    caller's process is left alone). Returns what was set."""
+    environ = os.environ if environ is None else environ
+    modules = sys.modules if modules is None else modules
+    loaded = [m for m in _LOADERS if m in modules]
+    if loaded or mode(environ) != "pinned":
+        return {}
+    todo = plan(environ)
+    environ.update(todo)
+    for key, value in PINNED_ENV.items():
+        if key not in todo and environ.get(key) != value:
+            log.warning("%s=%s is set in the environment (pinned value: %s): numbers computed here may differ from "
+                        "those of the committed dvc.lock", key, environ.get(key), value)
+    missing = missing_flags(cpu_flags())
+    if missing:
+        log.warning("this CPU lacks %s: the pinned AVX2 code paths are not available, so the numbers computed here "
+                    "will differ from those of the committed dvc.lock (docs/performance.md)", ", ".join(missing))
+    return todo
+
+
+def state() -> dict:
+    """What is in force in this process, read back from the libraries where they are loaded (for provenance)."""
+    out: dict = {"mode": mode(), "env": {k: os.environ.get(k) for k in PINNED_ENV}}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        out["mkldnn_enabled"] = bool(torch.backends.mkldnn.enabled)
+    out["pinned"] = out["mode"] == "pinned" and all(os.environ.get(k) == v for k, v in PINNED_ENV.items())
+    return out
+
+
+def report() -> dict:
+    """:func:`state` plus what the loaded libraries say they use (imports numpy and torch)."""
+    import numpy as np
+    import torch
+
+    out = state()
+    out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    out["torch_threads"] = torch.get_num_threads()
+    try:
+        from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__
+
+        out["numpy_simd"] = {"baseline": list(__cpu_baseline__),
+                             "dispatch_enabled": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]}
+    except ImportError:  # pragma: no cover - other numpy layouts
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        out["blas"] = [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+                       for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    except ImportError:  # pragma: no cover
+        pass
+    out["cpu_missing_flags"] = missing_flags(cpu_flags())
+    del np
+    return out
+
+
+def probe(threads: int = 1) -> dict[str, str]:
+    """sha256 (first 16 hex digits) of small computations on the pipeline's numeric paths: oneDNN convolutions
+    (forward and backward, contiguous and channels-last), MKL GEMM and FFT (``torch.stft``), ATen's vectorised
+    elementwise and reduction kernels, NumPy's SIMD transcendental loops, OpenBLAS GEMM and Cholesky, SciPy's FFT,
+    the protocol's MFCC and the fast BSS-Eval back-end. Two machines with equal probes take the same code paths for
+    these operations; ``tests/test_numerics.py`` compares them with golden values recorded on the reference machine."""
+    import hashlib
+
+    import numpy as np
+    import scipy.fft
+    import scipy.linalg
+    import torch
+
+    def h(x) -> str:
+        if isinstance(x, torch.Tensor):
+            x = x.detach().numpy()
+        return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out: dict[str, str] = {}
+        gen = torch.Generator().manual_seed(0)
+        rng = np.random.default_rng(0)
+        x = torch.randn(8, 4, 64, 129, generator=gen)
+        conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+        convt = torch.nn.ConvTranspose2d(8, 4, (1, 3), stride=(1, 2))
+        with torch.no_grad():
+            for p in (*conv.parameters(), *convt.parameters()):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        for layout in ("contiguous", "channels_last"):
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            xi = x.clone().to(memory_format=fmt).requires_grad_(True)
+            c = torch.nn.Conv2d(4, 8, 3, padding=1).to(memory_format=fmt)
+            c.load_state_dict(conv.state_dict())
+            y = c(xi)
+            z = convt(y)
+            (z ** 2).mean().backward()
+            out[f"torch_conv2d_{layout}"] = h(y)
+            out[f"torch_conv_transpose2d_{layout}"] = h(z)
+            out[f"torch_conv_grad_{layout}"] = h(xi.grad)
+        lin = torch.nn.Linear(129, 129)
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(129, 129, generator=gen) * 0.1)
+            lin.bias.copy_(torch.randn(129, generator=gen) * 0.1)
+            out["torch_linear_mkl"] = h(lin(x))
+        wav = torch.randn(2, 44100, generator=gen)
+        spec = torch.stft(wav, 512, 256, window=torch.hann_window(512), return_complex=True)
+        out["torch_stft"] = h(torch.view_as_real(spec))
+        out["torch_elementwise"] = h(torch.stack([x.exp(), x.sigmoid(), x.tanh(), torch.nn.functional.gelu(x)]))
+        out["torch_reductions"] = h(torch.stack([x.sum(), x.abs().mean(), (x * x).sum().sqrt()]))
+        bn = torch.nn.BatchNorm2d(4).train()
+        out["torch_batchnorm"] = h(bn(x).detach())
+        a = rng.standard_normal((300, 300))
+        spd = a @ a.T + 300 * np.eye(300)
+        b = rng.standard_normal(300)
+        out["openblas_gemm"] = h(spd)
+        out["openblas_cholesky"] = h(scipy.linalg.cho_solve(scipy.linalg.cho_factor(spd), b))
+        v = rng.standard_normal(100_000)
+        out["numpy_transcendental_f64"] = h(np.stack([np.exp(v), np.log10(np.abs(v)), np.sin(v), np.tanh(v)]))
+        out["numpy_transcendental_f32"] = h(np.stack([np.exp(v.astype(np.float32)),
+                                                      np.log10(np.abs(v.astype(np.float32)) + 1)]))
+        out["numpy_reductions"] = h(np.array([v.sum(), (v * v).sum(), np.mean(np.abs(v))]))
+        out["scipy_fft"] = h(np.stack([scipy.fft.rfft(v).view(np.float64)[:100_000], scipy.fft.dct(v, norm="ortho")]))
+        from benchmark.metrics import bss, mfcc
+
+        ref = rng.standard_normal((2, 3 * 44100, 2))
+        est = ref + 0.1 * rng.standard_normal(ref.shape)
+        out["mfcc"] = h(mfcc.stereo_mfcc(est[0].astype(np.float32)))
+        raw = bss.bss_eval_track_raw({"a": ref[0], "b": ref[1]}, {"a": est[0], "b": est[1]}, backend="fast")
+        out["bss_fast_raw"] = h(np.concatenate([np.asarray(raw[t][m], float) for t in sorted(raw) for m in raw[t]]))
+        return out
+    finally:
+        torch.set_num_threads(old)
