@@ -57,6 +57,10 @@ def load_checkpoint(path: str | Path, model_name: str | None = None):
         raise SystemConfigError(str(err).strip('"')) from None
 
 
+#: validation numbers of the training run copied from the checkpoint into every result (docs/evaluation.md)
+TRAINING_KEYS = ("steps", "best_step", "best_l1", "identity_l1", "silence_l1")
+
+
 class ModelSystem(System):
     kind = "model"
     version = 1
@@ -134,6 +138,10 @@ class ModelSystem(System):
         meta = {**super().metadata(), "model": self.model_name,
                 "checkpoint": self.checkpoint.name if self.checkpoint is not None else None,
                 "state_sha256": self._state_sha, "inference": self._inference(), "batch_size": self.batch_size}
+        training = (getattr(self.model, "checkpoint_metadata", None) or {}).get("training")
+        if isinstance(training, dict):  # the run's validation numbers (the report's "does every model learn?" check)
+            meta["training"] = {k: training.get(k) for k in TRAINING_KEYS}
+            meta["training"]["source"] = (training.get("extra") or {}).get("source")
         if info is not None:
             meta["model_info"] = {k: getattr(info, k, None) for k in ("name", "family", "table", "row", "profile",
                                                                        "task_set", "source")}
