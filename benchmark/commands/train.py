@@ -35,11 +35,67 @@ def split_model(spec: str, stem: str | None) -> tuple[str, str | None]:
     return spec, stem
 
 
+def _replace_option(argv: list[str], option: str, value: str | None) -> list[str]:
+    """``argv`` without ``option`` (``--opt V`` or ``--opt=V``), then ``option value`` appended (unless None)."""
+    out, skip = [], False
+    for tok in argv:
+        if skip:
+            skip = False
+            continue
+        if tok == option:
+            skip = True
+            continue
+        if tok.startswith(option + "="):
+            continue
+        out.append(tok)
+    return out + ([option, value] if value is not None else [])
+
+
+def _train_stems(args, stems: list[str]) -> int:
+    """Several stems of a dedicated model: one ``amss-bench train`` process per stem, ``--jobs`` at a time (one
+    thread each by the embedded recipe, so two jobs use both cores of a 2-core machine; results are those of the
+    same runs one after the other, bit for bit). Each stem's output is written atomically to its own folder."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    if args.out is not None and "{stem}" not in args.out:
+        return fail(f"--out {args.out!r}: with several stems the output folder must contain {{stem}}")
+    base = _replace_option(list(args.argv), "--jobs", None)
+
+    def one(stem: str):
+        argv = _replace_option(base, "--stem", stem)
+        if args.out is not None:
+            argv = _replace_option(argv, "--out", args.out.format(stem=stem))
+        res = subprocess.run([sys.executable, "-m", "benchmark.cli", *argv], capture_output=True, text=True)
+        return stem, res
+
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for stem, res in pool.map(one, stems):
+            sys.stderr.write(res.stderr)
+            sys.stdout.write(res.stdout)
+            if res.returncode != 0:
+                failed.append(f"{stem} (exit {res.returncode})")
+    if failed:
+        return fail(f"training {args.model} failed for stem(s) {', '.join(failed)} (messages above); the other "
+                    f"stems' outputs are complete")
+    return 0
+
+
 def _handler(args) -> int:
     from benchmark import params as bparams
     from benchmark.constants import SOURCES
     from benchmark.data.dataset import DatasetError
 
+    if args.stem is not None and "," in args.stem:
+        stems = [x.strip() for x in args.stem.split(",") if x.strip()]
+        bad = [x for x in stems if x not in SOURCES]
+        if bad or len(set(stems)) != len(stems):
+            return fail(f"--stem {args.stem!r}: expected distinct sources from {', '.join(SOURCES)}")
+        return _train_stems(args, stems)
+    if args.jobs != 1:
+        return fail("--jobs needs several stems (--stem vocals,drums,bass,other)")
     try:
         model, stem = split_model(args.model, args.stem)
         if stem is not None and stem not in SOURCES:
@@ -137,7 +193,9 @@ def register(sub) -> None:
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="registry name, e.g. u7-dcse, cunet-gpocm-lasaft, amss-net "
                    "(dedicated models: NAME/STEM or --stem)")
-    p.add_argument("--stem", default=None, help="dedicated models: the source to separate (default vocals)")
+    p.add_argument("--stem", default=None, help="dedicated models: the source to separate (default vocals); several "
+                   "comma-separated stems train one process per stem (--out must then contain {stem})")
+    p.add_argument("--jobs", type=int, default=1, help="with several stems: how many train at once (default 1)")
     p.add_argument("--profile", choices=("embedded", "paper"), default=None,
                    help="model configuration and recipe (default: params.yaml 'profile', else embedded)")
     p.add_argument("--seed", type=int, default=None, help="default: params.yaml 'seed', else 2020")
