@@ -153,8 +153,11 @@ def _provenance() -> dict:
         version = importlib.metadata.version("amss-bench")
     except importlib.metadata.PackageNotFoundError:
         version = None
-    return {"git_commit": git_commit(Path(__file__).resolve().parents[1]), "amss_bench_version": version,
-            "environment": environment()}
+    # no git commit (nor a hash of the whole code base) in a result: it changes at every commit, and with it the bytes
+    # of every result DVC tracks, so a fresh clone of the commit that adds dvc.lock could never reproduce it. The code
+    # that computed a pipeline result is pinned by the md5 of every dependency in dvc.lock; the commit goes to the
+    # untracked <system>/timing.json (docs/evaluation.md)
+    return {"git_commit": None, "amss_bench_version": version, "environment": environment()}
 
 
 _ZERO = "0" * 64
@@ -518,6 +521,7 @@ def _write_timing(out, system, units: Sequence[Unit], report: Report, opts: Opti
     rows = [known[k] for k in ((u.task_ids, u.track) for u in units) if k in known]
     write_json(path, {"format": "amss-bench-eval-timing/1", "system": system.name, "rank": opts.rank,
                       "world_size": opts.world_size, "workers": report.workers, "threads": opts.threads,
+                      "git_commit": git_commit(Path(__file__).resolve().parents[1]),
                       "device": str(opts.device), "backend": opts.backend, "computed": len(report.timings),
                       "skipped": report.skipped, "elapsed_s": round(elapsed_s, 3), "units": rows})
     return path

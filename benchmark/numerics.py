@@ -129,6 +129,16 @@ def state() -> dict:
     return out
 
 
+#: variables that choose code paths (thread counts are set explicitly by the callers and are not among them)
+PATH_VARS = tuple(k for k in PINNED_ENV if not k.endswith("_NUM_THREADS"))
+
+
+def provenance() -> dict:
+    """The part of :func:`state` that belongs in a result file: the same in every process of a run."""
+    s = state()
+    return {"mode": s["mode"], "env": {k: s["env"][k] for k in PATH_VARS}, "pinned": s["pinned"]}
+
+
 def report() -> dict:
     """:func:`state` plus what the loaded libraries say they use (imports numpy and torch)."""
     import numpy as np

@@ -52,8 +52,12 @@ def git_commit(path: str | Path = ".") -> str | None:
 
 
 def environment() -> dict:
-    """Versions of everything that can change a number (no timestamps, no host names: results stay comparable)."""
-    return {"packages": package_versions(), "tools": tool_versions(), "python": platform.python_version()}
+    """Versions of everything that can change a number (no timestamps, no host names: results stay comparable),
+    and the numeric code paths in force (benchmark.numerics)."""
+    from benchmark import numerics
+
+    return {"packages": package_versions(), "tools": tool_versions(), "python": platform.python_version(),
+            "numerics": numerics.provenance()}
 
 
 def array_sha256(a: np.ndarray) -> str:
