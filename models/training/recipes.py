@@ -80,9 +80,9 @@ _EMBEDDED_COMMON = dict(
     batch_size=8,
     segment=4032,  # 16 frames of the embedded STFT (hop 256): 15·256; validation still uses the 128-frame windows
     max_epochs=1000,  # the step budget (max_steps) decides
-    max_steps=60,
-    valid_every_steps=None,
-    valid_every_epochs=None,  # only the end-of-run validation (valid_at_end)
+    max_steps=200,
+    valid_every_steps=50,  # the best of the periodic validations is kept (keep_top_k 1)
+    valid_every_epochs=None,
     valid_tracks=2,
     valid_seconds=3.0,
     valid_queries=8,
@@ -91,11 +91,11 @@ _EMBEDDED_COMMON = dict(
     log_every_steps=10,
     precision="fp32",
     early_stop_patience=None,
-    # speed on the 2-core CPU the embedded pipeline targets (docs/performance.md, "Training"): channels-last
-    # convolutions 1.1-1.3x, a second thread another 1.25-1.45x on an idle machine (dvc repro runs one stage at a
-    # time); on a machine that is busy with other work, set threads: 1 (2 threads then run 2-3x slower).
-    channels_last=True,
-    threads=2,
+    channels_last=True,  # 1.2-1.3x per step on CPU (docs/performance.md, "Training")
+    # one thread: bit-identical weights on any machine whatever its core count, and no OpenMP barrier stalls when
+    # another process shares the machine (2 threads ran 3x slower then, docs/performance.md "A busy machine"); the
+    # second core trains another stem (train --jobs) or evaluates another unit (evaluate --workers)
+    threads=1,
 )
 
 _U7_PAPER = dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
@@ -112,26 +112,27 @@ RECIPES: dict[str, dict[str, dict]] = {
     # Ch.3 U17: lr 5e-4 (thesis "5e-4–1e-3 by depth"), otherwise as U7.
     "u17": {
         "paper": dict(_U7_PAPER, lr=5e-4),
-        "embedded": dict(_EMBEDDED_COMMON),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=150),
     },
     # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
     "u9l": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=96, max_epochs=3000, valid_every_epochs=1,
                       early_stop_patience=200, keep_top_k=3, num_workers=8),
-        "embedded": dict(_EMBEDDED_COMMON),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=150),
     },
     # Ch.4 CUNets (2020 recipe): Adam 1e-3, no schedule, batch 8 on 1 GPU, >= 100 epochs, patience 50, top 3.
     "cunet": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=8, max_epochs=1000, min_epochs=100,
                       valid_every_epochs=1, early_stop_patience=50, keep_top_k=3, num_workers=8),
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+        # the CaC-direct CUNets sit at the silence level for their first 300-450 steps (docs/training.md)
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
     },
     # LaSAFT-GPoCM-Net_12: Adam 1e-4, plateau (×0.5, patience 50 epochs), 4 × 4 GPUs, early stop patience 10.
     "lasaft12": {
         "paper": dict(optimizer="adam", lr=1e-4, schedule="plateau", plateau_factor=0.5, plateau_patience_epochs=50,
                       batch_size=16, max_epochs=1000, valid_every_epochs=1, early_stop_patience=10, keep_top_k=3,
                       num_workers=8),
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
     },
     # Ch.5 AMSS-Net family: Adam 1e-4, no schedule, 4 × 4 GPUs, validation every 10 epochs, >= 100 epochs,
     # early stop patience 40 validation checks, top 3.
@@ -144,8 +145,9 @@ RECIPES: dict[str, dict[str, dict]] = {
         # draw of descriptions (docs/training.md)
         # lr × 0.1 for the last quarter: 1.5-2.5 % lower validation L1 at the same 400 steps; gradient norm clipped at
         # 0.1 (the references do not clip): another 0.5-2 % for AMSS-Net and w/o CSA (docs/training.md)
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=400, valid_queries=24, schedule="step", step_at=0.75,
-                         step_factor=0.1, grad_clip=0.1),
+        # 400 steps: 5 % below the identity needs >= 1 600 (docs/training.md); the budget goes where it buys signal
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=400, valid_every_steps=None, valid_queries=24, schedule="step",
+                         step_at=0.75, step_factor=0.1, grad_clip=0.1),
     },
 }
 
@@ -154,7 +156,12 @@ RECIPES: dict[str, dict[str, dict]] = {
 MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # task1 (separate/mute) is far from the identity; the lr drop and the clipping that help the task2 models slowed
     # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps)
-    "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None)},
+    "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400)},
+    # the FiLM CUNets stay at the silence level through 600 steps at lr 1e-3, 2e-3 or 5e-3, and through 400 at 2e-2
+    # with clipping (docs/training.md): the time goes to the models that learn within the budget
+    "cunet-film": {"embedded": dict(max_steps=300)},
+    "cunet-film-tdf": {"embedded": dict(max_steps=300)},
+    "cunet-film-lasaft": {"embedded": dict(max_steps=300)},
 }
 
 
