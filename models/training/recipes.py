@@ -158,10 +158,12 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps)
     "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400)},
     # the FiLM CUNets stay at the silence level through 600 steps at lr 1e-3, 2e-3 or 5e-3, and through 400 at 2e-2
-    # with clipping (docs/training.md): the time goes to the models that learn within the budget
-    "cunet-film": {"embedded": dict(max_steps=300)},
-    "cunet-film-tdf": {"embedded": dict(max_steps=300)},
-    "cunet-film-lasaft": {"embedded": dict(max_steps=300)},
+    # with clipping, and u9l-tfc-tdf (CaC output, bottleneck TDFs) at the silence level through 300 steps at
+    # lr 3e-4, 1e-3, 5e-3 or 64-frame segments (docs/training.md): the time goes to the models that learn
+    "cunet-film": {"embedded": dict(max_steps=100)},
+    "cunet-film-tdf": {"embedded": dict(max_steps=100)},
+    "cunet-film-lasaft": {"embedded": dict(max_steps=100)},
+    "u9l-tfc-tdf": {"embedded": dict(max_steps=60)},
 }
 
 
