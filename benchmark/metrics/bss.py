@@ -36,7 +36,6 @@ Every back-end returns ``{target: {metric: np.ndarray (frames,)}}`` with museval
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import warnings
 from decimal import Decimal
@@ -142,8 +141,10 @@ def prepare_inputs(references: Mapping[str, np.ndarray], estimates: Mapping[str,
 def _channel_sum(a: np.ndarray) -> np.ndarray:
     """Per-sample channel sum in the array's own dtype, left to right — museval's ``np.sum(sources, axis=2)`` for a
     few channels (``_any_source_silent``): a sample is silent when this is exactly 0."""
-    s = a[:, 0].copy()
-    for c in range(1, a.shape[1]):
+    if a.shape[1] == 1:
+        return a[:, 0].copy()
+    s = np.add(a[:, 0], a[:, 1])  # one pass instead of a copy and an in-place add: the same left-to-right sums
+    for c in range(2, a.shape[1]):
         s += a[:, c]
     return s
 
@@ -213,29 +214,22 @@ def _torch():
     return torch
 
 
-@functools.lru_cache(maxsize=None)
 def _r2c():
     """SciPy's pocketfft ``r2c`` with an output argument, or None (SciPy is pinned; an internal API, so it is
-    checked once and the callers fall back to ``scipy.fft.rfft`` if it ever changes)."""
-    try:
-        from scipy.fft._pocketfft import pypocketfft
+    checked once — :mod:`benchmark.metrics._pocketfft` — and the callers fall back to ``scipy.fft.rfft`` if it
+    ever changes)."""
+    from benchmark.metrics import _pocketfft
 
-        x = np.arange(8.0)
-        out = np.empty(5, dtype=np.complex128)
-        pypocketfft.r2c(x, (0,), True, 0, out, 1)
-        if np.allclose(out, np.fft.rfft(x)):
-            return pypocketfft.r2c
-    except Exception:  # pragma: no cover - other scipy versions
-        pass
-    return None
+    b = _pocketfft.binding()
+    return None if b is None else b.r2c
 
 
 class _Ctx:
     """Per-call compute settings: torch module, device, CPU thread count.
 
-    On CPU the FFTs go through ``scipy.fft`` (pocketfft) on zero-copy NumPy views of the torch tensors — on the
-    reference 2-vCPU VM it is ≈ 1.7-3× faster than ``torch.fft`` for these sizes; float64 either way. On CUDA
-    everything is ``torch``.
+    On CPU the FFTs go through SciPy's pocketfft (:mod:`benchmark.metrics._pocketfft`) on zero-copy NumPy views
+    of the torch tensors — on the reference 2-vCPU VM it is ≈ 1.7-3× faster than ``torch.fft`` for these sizes;
+    float64 either way. On CUDA everything is ``torch``.
     """
 
     def __init__(self, device, threads: int | None):
@@ -256,9 +250,9 @@ class _Ctx:
             if out is not None and x.shape[-1] == n and _r2c() is not None:
                 _r2c()(x.numpy(), (x.dim() - 1,), True, 0, out.numpy(), self.threads or 1)
                 return out
-            import scipy.fft
+            from benchmark.metrics import _pocketfft
 
-            return self.torch.from_numpy(scipy.fft.rfft(x.numpy(), n=n, axis=-1, workers=self.threads or 1))
+            return self.torch.from_numpy(_pocketfft.rfft(x.numpy(), n, axis=-1, workers=self.threads or 1))
         if out is not None and x.shape[-1] == n:
             return self.torch.fft.rfft(x, dim=-1, out=out)
         return self.torch.fft.rfft(x, n=n, dim=-1)
@@ -266,9 +260,9 @@ class _Ctx:
     def irfft0(self, x, n: int):
         """Inverse real FFT along dim 0."""
         if self.cpu:
-            import scipy.fft
+            from benchmark.metrics import _pocketfft
 
-            return self.torch.from_numpy(scipy.fft.irfft(x.numpy(), n=n, axis=0))
+            return self.torch.from_numpy(_pocketfft.irfft(x.numpy(), n, axis=0))
         return self.torch.fft.irfft(x, n=n, dim=0)
 
     def gather(self, arrs, start: int, stop: int):
@@ -523,7 +517,7 @@ def _fast_raw(refs, ests, active, n: int, win: int, hop: int, device, frame_chun
 
 
 def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
-    import scipy.fft
+    from benchmark.metrics import _pocketfft
 
     torch = ctx.torch
     L = FILTERS_LEN
@@ -532,7 +526,7 @@ def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
     sigs = refs + ests
     nwin, flen = _frame_bounds(n, win, hop)
     # frames zero-padded to m >= flen + L - 1: the projections of a frame are exact linear convolutions
-    m = scipy.fft.next_fast_len(flen + L - 1, real=True)
+    m = _pocketfft.next_fast_len(flen + L - 1)
     chunk = frame_chunk or (2 if ctx.cpu else 64)
 
     r = _correlations(ctx, sigs, p, n)
