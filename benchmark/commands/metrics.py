@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,19 +20,37 @@ class _InputError(ValueError):
     """Bad input named by the handler (exit status 2)."""
 
 
-def _read(path: Path, dtype: str = "float64") -> tuple[np.ndarray, int]:
+#: Sample formats whose every value is exactly a float32: integers of at most 16 bits, which libsndfile normalises
+#: as k / 2**15 (8-bit samples are shifted to 16 bits first). Their per-sample channel sums are exact in float32 too
+#: (up to 256 channels), so the fast back-ends — which compute in float64 from these samples — give bit-identical
+#: results from float32 arrays, which take half the memory and are read faster.
+EXACT_FLOAT32_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16"})
+_INT16_SCALE = np.float32(2.0 ** -15)
+
+
+def _read(path: Path, dtype: str = "float64", exact32: bool = False) -> tuple[np.ndarray, int]:
+    """``(audio (N, C), sample rate)`` in ``dtype``. With ``exact32``, files in :data:`EXACT_FLOAT32_SUBTYPES` come
+    back as float32 holding exactly the values a ``dtype="float64"`` read gives: read as int16 and scaled by 2**-15
+    (exact in float32; cheaper than libsndfile's per-sample float conversion)."""
     import soundfile as sf
 
     if not path.is_file():
         raise _InputError(f"{path}: file not found")
     try:
-        audio, sr = sf.read(str(path), dtype=dtype, always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            sr = f.samplerate
+            if exact32 and f.subtype in EXACT_FLOAT32_SUBTYPES:
+                raw = f.read(dtype="int16", always_2d=True)
+                audio = np.multiply(raw, _INT16_SCALE, dtype=np.float32)
+            else:
+                audio = f.read(dtype=dtype, always_2d=True)
     except Exception as exc:  # soundfile's errors are terse
         raise _InputError(f"{path}: not a readable audio file ({exc})") from None
     return audio, sr
 
 
-def _read_dir(folder: Path, what: str, dtype: str = "float64") -> tuple[dict[str, np.ndarray], int, dict]:
+def _read_dir(folder: Path, what: str, dtype: str = "float64",
+              exact32: bool = False) -> tuple[dict[str, np.ndarray], int, dict]:
     if not folder.is_dir():
         raise _InputError(f"{what} directory {folder} not found")
     files = sorted(folder.glob("*.wav"))
@@ -37,8 +58,31 @@ def _read_dir(folder: Path, what: str, dtype: str = "float64") -> tuple[dict[str
         raise _InputError(f"{what} directory {folder} holds no <target>.wav files")
     audio, rates = {}, {}
     for f in files:
-        audio[f.stem], rates[f.stem] = _read(f, dtype)
+        audio[f.stem], rates[f.stem] = _read(f, dtype, exact32)
     return audio, rates, {t: folder / f"{t}.wav" for t in audio}
+
+
+#: Modules a back-end imports on its first call (lazily, inside benchmark.metrics.bss). The CLI starts importing them
+#: in a background thread while it reads the WAV files (libsndfile runs without the GIL), so that start-up and I/O
+#: overlap. Never museval/pandas/librosa/matplotlib for the fast back-ends.
+PREFETCH = {"fast": ("torch",), "sdr-only": ("torch",), "museval": (), "both": ()}
+
+
+def _prefetch(modules) -> threading.Thread | None:
+    """Import ``modules`` in a daemon thread (errors are left for the real import to report); join before use."""
+    if not modules:
+        return None
+
+    def run():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the back-end's own import raises it again, where it is handled
+                return
+
+    t = threading.Thread(target=run, name="amss-bench-prefetch", daemon=True)
+    t.start()
+    return t
 
 
 def _json_default(o):
@@ -61,12 +105,45 @@ def _print_json(obj) -> None:
     print(json.dumps(_nan_to_none(obj), indent=2, default=_json_default, allow_nan=False))
 
 
+@contextlib.contextmanager
+def _no_numpy_hugepages():
+    """NumPy madvises every array of >= 4 MB for transparent huge pages (Linux); on the reference VM faulting those in
+    cost 1-2 s more system time per 150-s track (the WAVs and the work buffers) than normal pages
+    (docs/performance.md). Off while a fast back-end's handler runs, then restored; memory layout only, no effect on
+    any value."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # pragma: no cover - NumPy < 2 or a future rename: keep NumPy's default
+        yield
+        return
+    old = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(old)
+
+
 def _bss(args) -> int:
+    if args.backend in ("fast", "sdr-only"):
+        with _no_numpy_hugepages():
+            return _bss_impl(args)
+    return _bss_impl(args)  # museval (the yardstick) runs exactly as it always did
+
+
+def _bss_impl(args) -> int:
     from benchmark.metrics import bss
 
+    # fast/sdr-only compute in float64 from the samples; 8/16-bit PCM read as float32 holds the same values (museval
+    # and `both` get float64 arrays, as they always did)
+    exact32 = args.backend in ("fast", "sdr-only")
+    loader = _prefetch(PREFETCH[args.backend])
     try:
-        refs, ref_rates, ref_paths = _read_dir(Path(args.reference), "reference")
-        ests, est_rates, est_paths = _read_dir(Path(args.estimate), "estimate")
+        try:
+            refs, ref_rates, ref_paths = _read_dir(Path(args.reference), "reference", exact32=exact32)
+            ests, est_rates, est_paths = _read_dir(Path(args.estimate), "estimate", exact32=exact32)
+        finally:  # never leave an import running in a daemon thread at exit
+            if loader is not None:
+                loader.join()
         missing = [t for t in refs if t not in ests]
         extra = [t for t in ests if t not in refs]
         if missing:

@@ -129,3 +129,147 @@ def test_register_wires_three_actions():
                  ["metrics", "silence", "--model", "m"]):
         ns = parser.parse_args(argv)
         assert callable(ns.func)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# start-up and I/O of `metrics bss` (docs/performance.md, "BSS-Eval through the CLI")
+
+
+@pytest.fixture(scope="module")
+def pcm16_track(tmp_path_factory):
+    """4 targets as 16-bit PCM (the usual stem format), one with a silent stretch and one estimate shorter."""
+    root = tmp_path_factory.mktemp("pcm16")
+    rng = np.random.default_rng(5)
+    n = int(3.3 * SR)
+    (root / "ref").mkdir()
+    (root / "est").mkdir()
+    refs = {t: 0.2 * rng.standard_normal((n, 2)) for t in ("vocals", "drums", "bass", "other")}
+    refs["vocals"][SR:2 * SR] = 0.0
+    for t, r in refs.items():
+        e = 0.8 * r + 0.05 * sum(refs.values()) + 0.01 * rng.standard_normal((n, 2))
+        if t == "bass":
+            e = e[:-1000]
+        sf.write(root / "ref" / f"{t}.wav", np.clip(r, -1, 1), SR, subtype="PCM_16")
+        sf.write(root / "est" / f"{t}.wav", np.clip(e, -1, 1), SR, subtype="PCM_16")
+    return root
+
+
+@pytest.mark.parametrize("subtype, narrowed", [("PCM_16", True), ("PCM_U8", True), ("PCM_24", False),
+                                               ("PCM_32", False), ("FLOAT", False), ("DOUBLE", False)])
+def test_exact32_read_holds_the_float64_values(tmp_path, subtype, narrowed):
+    rng = np.random.default_rng(1)
+    x = np.clip(0.4 * rng.standard_normal((3000, 3)), -1, 1)
+    x[0] = [-1.0, 0.999, 0.0]  # full-scale negative, near full-scale, zero
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(path, x, SR, subtype=subtype)
+    wide, sr_w = cmd._read(path)
+    narrow, sr_n = cmd._read(path, exact32=True)
+    assert sr_w == sr_n == SR and wide.dtype == np.float64
+    assert narrow.dtype == (np.float32 if narrowed else np.float64)
+    np.testing.assert_array_equal(narrow.astype(np.float64), wide)
+    if narrowed:
+        assert wide[0, 0] == -1.0
+
+
+def test_exact32_read_of_8_bit_signed_aiff(tmp_path):
+    x = np.linspace(-1, 0.99, 2000).reshape(-1, 2)
+    path = tmp_path / "s8.aiff"
+    sf.write(path, x, SR, subtype="PCM_S8")
+    narrow, _ = cmd._read(path, exact32=True)
+    assert narrow.dtype == np.float32
+    np.testing.assert_array_equal(narrow.astype(np.float64), cmd._read(path)[0])
+
+
+@pytest.mark.parametrize("backend", ["fast", "sdr-only"])
+def test_bss_command_equals_the_library_on_float64_input(pcm16_track, capsys, backend):
+    """The CLI reads 16-bit stems as float32; its JSON must be exactly what the library gives for the float64 read
+    (bit-identical values, not just close), silent frames and padding included."""
+    from benchmark.metrics import bss
+
+    rc, out, err = _run(["metrics", "bss", "--reference", str(pcm16_track / "ref"), "--estimate",
+                         str(pcm16_track / "est"), "--backend", backend], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    refs = {p.stem: sf.read(p, dtype="float64", always_2d=True)[0] for p in sorted((pcm16_track / "ref").glob("*.wav"))}
+    ests = {p.stem: sf.read(p, dtype="float64", always_2d=True)[0] for p in sorted((pcm16_track / "est").glob("*.wav"))}
+    res = bss.bss_eval_track(refs, ests, backend=backend)
+    expected = bss.to_museval_json(res, "ref")
+    assert doc["targets"] == json.loads(json.dumps(expected["targets"]))
+    assert doc["medians"] == json.loads(cmd.json.dumps(cmd._nan_to_none(bss.frame_medians(res))))
+    nulls = [f for t in doc["targets"] for f in t["frames"] if f["metrics"]["SDR"] is None]
+    assert len(nulls) == 4  # second 1 of every target: the silent vocals reference
+    raw32 = bss.bss_eval_track_raw({t: a.astype(np.float32) for t, a in refs.items()},
+                                   {t: a.astype(np.float32) for t, a in ests.items()}, backend=backend)
+    raw64 = bss.bss_eval_track_raw(refs, ests, backend=backend)
+    for t in raw64:
+        for m in raw64[t]:
+            np.testing.assert_array_equal(raw32[t][m], raw64[t][m])
+
+
+@pytest.mark.parametrize("backend, inside", [("fast", False), ("sdr-only", False), ("museval", True),
+                                              ("both", True)])
+def test_bss_command_hugepage_setting(pcm16_track, capsys, monkeypatch, backend, inside):
+    """Fast back-ends run with NumPy's huge-page hint off (restored afterwards); museval runs as it always did."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    seen = {}
+
+    def spy(args):
+        seen["during"] = _set_madvise_hugepage(True)  # returns the setting in force inside the handler
+        _set_madvise_hugepage(seen["during"])
+        return 0
+
+    monkeypatch.setattr(cmd, "_bss_impl", spy)
+    old = _set_madvise_hugepage(True)
+    try:
+        rc, _, _ = _run(["metrics", "bss", "--reference", str(pcm16_track / "ref"), "--estimate",
+                         str(pcm16_track / "est"), "--backend", backend], capsys)
+        after = _set_madvise_hugepage(old)
+    finally:
+        _set_madvise_hugepage(old)
+    assert rc == 0
+    assert seen["during"] is inside and after is True
+
+
+_IMPORT_PROBE = r"""
+import contextlib, io, json, sys
+from benchmark import cli
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    rc = cli.main(["metrics", "bss", "--reference", sys.argv[1], "--estimate", sys.argv[2], "--backend", sys.argv[3]])
+json.loads(out.getvalue())
+print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["fast", "sdr-only"])
+def test_fast_backends_do_not_import_the_heavy_stack(pcm16_track, backend):
+    """Start-up: `metrics bss --backend fast|sdr-only` imports torch (and loads SciPy's pocketfft binding for fast) but
+    not museval, pandas, librosa, matplotlib, nor the scipy.fft package (≈ 0.4 s of CPU)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, str(pcm16_track / "ref"), str(pcm16_track / "est"),
+                           backend], capture_output=True, text=True, check=True)
+    doc = json.loads(proc.stdout.splitlines()[-1])
+    assert doc["rc"] == 0
+    top = {m.split(".")[0] for m in doc["modules"]}
+    assert "torch" in top
+    assert not top & {"museval", "pandas", "librosa", "matplotlib", "sklearn", "numba"}, top
+    assert "scipy.fft" not in doc["modules"] and "scipy.special" not in doc["modules"]
+    assert "scipy" not in top  # the fast back-end loads SciPy's pocketfft binding straight from its file
+
+
+def test_prefetch_imports_in_the_background_and_stops_at_a_missing_module():
+    import sys
+
+    sys.modules.pop("colorsys", None)
+    if "tabnanny" in sys.modules:
+        pytest.skip("tabnanny already imported by something else")
+    t = cmd._prefetch(("colorsys", "no_such_module_amss", "tabnanny"))
+    t.join(timeout=60)
+    assert not t.is_alive() and t.daemon
+    assert "colorsys" in sys.modules
+    assert "tabnanny" not in sys.modules  # stopped at the failure, which the back-end's own import reports
+    assert cmd._prefetch(()) is None
+    assert set(cmd.PREFETCH) == {"fast", "sdr-only", "museval", "both"}
+    assert all(m not in ("museval", "pandas", "librosa", "matplotlib") for mods in cmd.PREFETCH.values() for m in mods)
