@@ -83,7 +83,7 @@ def test_cli_native_mode_sets_nothing():
 GOLDEN = json.loads((__import__("pathlib").Path(__file__).parent / "data" / "numerics_probe.json").read_text())
 #: which probe entries a variable the environment may override decides
 _DEPENDS = {"ATEN_CPU_CAPABILITY": ("torch_",), "ONEDNN_MAX_CPU_ISA": ("torch_conv",), "MKL_CBWR": ("torch_", "bss_"),
-            "NPY_DISABLE_CPU_FEATURES": ("numpy_", "mfcc"), "OPENBLAS_CORETYPE": ("openblas_", "mfcc")}
+            "NPY_DISABLE_CPU_FEATURES": ("numpy_", "mfcc"), "OPENBLAS_CORETYPE": ("openblas_", "mfcc", "bss_")}
 
 
 def _cli_probe(extra_env):

@@ -19,7 +19,7 @@ def probe(threads: int = 1) -> dict[str, str]:
     """sha256 (first 16 hex digits) of small computations on the pipeline's numeric paths: oneDNN convolutions
     (forward and backward, contiguous and channels-last), MKL GEMM and FFT (``torch.stft``), ATen's vectorised
     elementwise and reduction kernels, NumPy's SIMD transcendental loops, OpenBLAS GEMM and Cholesky, SciPy's FFT,
-    the protocol's MFCC and the fast BSS-Eval back-end. Two machines with equal probes take the same code paths for
+    the protocol's MFCC and the fast BSS-Eval back-end (OpenBLAS Cholesky, pocketfft, ATen). Two machines with equal probes take the same code paths for
     these operations; ``tests/test_numerics.py`` compares them with golden values recorded on the reference machine."""
     import hashlib
 

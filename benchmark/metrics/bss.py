@@ -425,6 +425,8 @@ def _solve(a, rhs, torch, solver: str):
     """
     diag = torch.diagonal(a, dim1=-2, dim2=-1)
     live = diag > 4 * _EPS
+    if solver == "cholesky" and a.device.type == "cpu":
+        return _solve_cholesky_lapack(a, rhs, live, torch)
     if solver == "cholesky":
         fac, info = torch.linalg.cholesky_ex(a)
         if bool((info != 0).any()):
@@ -443,6 +445,34 @@ def _solve(a, rhs, torch, solver: str):
     if solver == "cholesky":
         return torch.cholesky_solve(rhs, fac), ratio
     return torch.linalg.lu_solve(fac, perm, rhs), ratio
+
+
+def _solve_cholesky_lapack(a, rhs, live, torch):
+    """The CPU Cholesky path of :func:`_solve` through SciPy's LAPACK (``dpotrf``/``dpotrs`` of the OpenBLAS that NumPy
+    and SciPy ship): under the pinned numerics (benchmark/numerics.py) OpenBLAS runs its AVX2 kernels on every x86-64
+    CPU, whereas MKL's only cross-vendor reproducible branch (``MKL_CBWR=COMPATIBLE``, SSE2) factorises the
+    4 096-unknown system 3-4x slower (docs/performance.md). The same algorithm; the results differ from MKL's in
+    the last bits only. Batched systems are factorised one by one."""
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    a_np = a.numpy()
+    rhs_np = rhs.numpy()
+    batch = a_np.ndim == 3
+    systems = a_np if batch else a_np[None]
+    rights = rhs_np if batch else rhs_np[None]
+    xs, pivs = [], []
+    for g, r in zip(systems, rights):
+        try:
+            fac, lower = cho_factor(g, lower=True, check_finite=False)
+        except LinAlgError:
+            return None, 0.0
+        pivs.append(np.diagonal(fac) ** 2)
+        xs.append(cho_solve((fac, lower), r, check_finite=False))
+    piv = torch.from_numpy(np.stack(pivs) if batch else pivs[0])
+    big = torch.where(live, piv, torch.zeros_like(piv)).max(dim=-1).values
+    small = torch.where(live, piv, torch.full_like(piv, math.inf)).min(dim=-1).values
+    ratio = (small / big).min().item() if bool(live.any()) else 1.0
+    return torch.from_numpy(np.stack(xs) if batch else xs[0]), ratio
 
 
 def _solve_regularised(a, rhs, torch):
