@@ -112,13 +112,13 @@ RECIPES: dict[str, dict[str, dict]] = {
     # Ch.3 U17: lr 5e-4 (thesis "5e-4–1e-3 by depth"), otherwise as U7.
     "u17": {
         "paper": dict(_U7_PAPER, lr=5e-4),
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=150),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
     },
     # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
     "u9l": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=96, max_epochs=3000, valid_every_epochs=1,
                       early_stop_patience=200, keep_top_k=3, num_workers=8),
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=150),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
     },
     # Ch.4 CUNets (2020 recipe): Adam 1e-3, no schedule, batch 8 on 1 GPU, >= 100 epochs, patience 50, top 3.
     "cunet": {
@@ -145,8 +145,8 @@ RECIPES: dict[str, dict[str, dict]] = {
         # draw of descriptions (docs/training.md)
         # lr × 0.1 for the last quarter: 1.5-2.5 % lower validation L1 at the same 400 steps; gradient norm clipped at
         # 0.1 (the references do not clip): another 0.5-2 % for AMSS-Net and w/o CSA (docs/training.md)
-        # 400 steps: 5 % below the identity needs >= 1 600 (docs/training.md); the budget goes where it buys signal
-        "embedded": dict(_EMBEDDED_COMMON, max_steps=400, valid_every_steps=None, valid_queries=24, schedule="step",
+        # 300 steps: 5 % below the identity needs >= 1 600 (docs/training.md); the budget goes where it buys signal
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=300, valid_every_steps=None, valid_queries=24, schedule="step",
                          step_at=0.75, step_factor=0.1, grad_clip=0.1),
     },
 }
@@ -160,10 +160,12 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # the FiLM CUNets stay at the silence level through 600 steps at lr 1e-3, 2e-3 or 5e-3, and through 400 at 2e-2
     # with clipping, and u9l-tfc-tdf (CaC output, bottleneck TDFs) at the silence level through 300 steps at
     # lr 3e-4, 1e-3, 5e-3 or 64-frame segments (docs/training.md): the time goes to the models that learn
-    "cunet-film": {"embedded": dict(max_steps=100)},
-    "cunet-film-tdf": {"embedded": dict(max_steps=100)},
-    "cunet-film-lasaft": {"embedded": dict(max_steps=100)},
+    "cunet-film": {"embedded": dict(max_steps=60)},
+    "cunet-film-tdf": {"embedded": dict(max_steps=60)},
+    "cunet-film-lasaft": {"embedded": dict(max_steps=60)},
     "u9l-tfc-tdf": {"embedded": dict(max_steps=60)},
+    # DCSE (CaC output) clears silence on vocals within 100 steps, and on the other stems not within 200
+    "u7-dcse": {"embedded": dict(max_steps=120)},
 }
 
 
