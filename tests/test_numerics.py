@@ -49,15 +49,17 @@ def test_cpu_flags_parse(tmp_path):
     assert numerics.cpu_flags(tmp_path / "absent") is None
 
 
-def _cli_numerics(extra_env):
+def _cli_numerics(extra_env, *args):
+    """``amss-bench numerics [args]`` in a fresh interpreter whose environment has no pins of its own (the parent's
+    OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, if any, are kept: the tests never change them)."""
     env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV and k != numerics.MODE_ENV}
-    env.update(extra_env)
-    # the parent's own settings of these variables are kept (never changed by the tests)
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
-    res = subprocess.run([sys.executable, "-c", "import sys; from benchmark.cli import main; sys.exit(main(['numerics']))"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    env.update(extra_env)
+    res = subprocess.run([sys.executable, "-c", "import sys; from benchmark.cli import main; "
+                          f"sys.exit(main(['numerics', *{list(args)!r}]))"], capture_output=True, text=True, env=env,
+                         timeout=600)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -86,23 +88,10 @@ _DEPENDS = {"ATEN_CPU_CAPABILITY": ("torch_",), "ONEDNN_MAX_CPU_ISA": ("torch_co
             "NPY_DISABLE_CPU_FEATURES": ("numpy_", "mfcc"), "OPENBLAS_CORETYPE": ("openblas_", "mfcc", "bss_")}
 
 
-def _cli_probe(extra_env):
-    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV and k != numerics.MODE_ENV}
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # never changed by the tests
-        if key in os.environ:
-            env[key] = os.environ[key]
-    env.update(extra_env)
-    res = subprocess.run([sys.executable, "-c", "import sys; from benchmark.cli import main; "
-                          "sys.exit(main(['numerics', '--probe']))"], capture_output=True, text=True, env=env,
-                         timeout=600)
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
-
-
 def test_pinned_paths_compute_the_golden_bits():
     """The reference machine's bits, on this machine: the guarantee behind a committed dvc.lock that reproduces on
     any AVX2 x86-64 CPU. A mismatch names the numeric paths that differ."""
-    state = _cli_probe({})
+    state = _cli_numerics({}, "--probe")
     if state["cpu_missing_flags"]:
         pytest.skip(f"this CPU lacks {state['cpu_missing_flags']}: the pinned AVX2 paths cannot run here")
     overridden = [k for k, v in state["env"].items() if v != numerics.PINNED_ENV[k]]
@@ -116,7 +105,7 @@ def test_pinned_paths_compute_the_golden_bits():
 def test_probe_sees_a_different_code_path():
     """The golden test has teeth: ATen's scalar kernels (what a CPU without the pinned path would run) change the
     torch entries and nothing that does not use ATen."""
-    state = _cli_probe({"ATEN_CPU_CAPABILITY": "default"})
+    state = _cli_numerics({"ATEN_CPU_CAPABILITY": "default"}, "--probe")
     probe = state["probe"]
     assert probe["torch_elementwise"] != GOLDEN["probe"]["torch_elementwise"]
     assert probe["torch_stft"] != GOLDEN["probe"]["torch_stft"]

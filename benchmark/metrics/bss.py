@@ -439,12 +439,17 @@ def _solve(a, rhs, torch, solver: str):
         # partial pivoting permutes rows: drop as many of the smallest pivots as there are zero channels' rows
         piv = torch.diagonal(fac, dim1=-2, dim2=-1).abs().sort(dim=-1, descending=True).values
         live = torch.arange(piv.shape[-1], device=piv.device) < live.sum(-1, keepdim=True)
-    big = torch.where(live, piv, torch.zeros_like(piv)).max(dim=-1).values
-    small = torch.where(live, piv, torch.full_like(piv, math.inf)).min(dim=-1).values
-    ratio = (small / big).min().item() if bool(live.any()) else 1.0
+    ratio = _pivot_ratio(piv, live, torch)
     if solver == "cholesky":
         return torch.cholesky_solve(rhs, fac), ratio
     return torch.linalg.lu_solve(fac, perm, rhs), ratio
+
+
+def _pivot_ratio(piv, live, torch) -> float:
+    """min/max of the pivots of the live (non-silent) rows over every system; 1.0 when no row is live."""
+    big = torch.where(live, piv, torch.zeros_like(piv)).max(dim=-1).values
+    small = torch.where(live, piv, torch.full_like(piv, math.inf)).min(dim=-1).values
+    return (small / big).min().item() if bool(live.any()) else 1.0
 
 
 def _solve_cholesky_lapack(a, rhs, live, torch):
@@ -469,10 +474,7 @@ def _solve_cholesky_lapack(a, rhs, live, torch):
         pivs.append(np.diagonal(fac) ** 2)
         xs.append(cho_solve((fac, lower), r, check_finite=False))
     piv = torch.from_numpy(np.stack(pivs) if batch else pivs[0])
-    big = torch.where(live, piv, torch.zeros_like(piv)).max(dim=-1).values
-    small = torch.where(live, piv, torch.full_like(piv, math.inf)).min(dim=-1).values
-    ratio = (small / big).min().item() if bool(live.any()) else 1.0
-    return torch.from_numpy(np.stack(xs) if batch else xs[0]), ratio
+    return torch.from_numpy(np.stack(xs) if batch else xs[0]), _pivot_ratio(piv, live, torch)
 
 
 def _solve_regularised(a, rhs, torch):
