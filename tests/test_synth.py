@@ -244,9 +244,17 @@ def test_missing_fluidsynth(tmp_path, monkeypatch):
         synth.render(tmp_path / "x", progress=False)
 
 
-def test_tracks_are_stable_when_adding_tracks():
+def test_tracks_are_stable_when_adding_tracks(tmp_path):
     names = [synth.track_name(5, "train", i) for i in range(4)]
     assert names == [synth.track_name(5, "train", i) for i in range(4)]
+    # a dataset with more tracks per split starts with exactly the tracks of the smaller one
+    sf2 = tmp_path / "x.sf2"
+    sf2.write_bytes(b"sf2")
+    small = synth._splits_document(5, {"train": 2, "valid": 1, "test": 2}, 12.0, sf2, "2.3")
+    large = synth._splits_document(5, {"train": 6, "valid": 3, "test": 5}, 12.0, sf2, "2.3")
+    for split in ("train", "valid", "test"):
+        assert large[split][: len(small[split])] == small[split] and len(large[split]) > len(small[split])
+    assert len(set(large["train"] + large["valid"] + large["test"])) == 14
     assert len({synth.track_name(5, s, i) for s in ("train", "valid", "test") for i in range(40)}) == 120
     a = synth.compose_track(5, "valid", 2, 12.0).describe()
     b = synth.compose_track(5, "valid", 2, 12.0).describe()

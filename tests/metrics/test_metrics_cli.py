@@ -47,6 +47,18 @@ def test_bss_prints_museval_json_and_medians(track, capsys, backend):
     assert [t["name"] for t in doc["targets"]] == ["drums", "vocals"]
     assert len(doc["targets"][0]["frames"]) == 2
     assert set(doc["medians"]["vocals"]) == ({"SDR"} if backend == "sdr-only" else {"SDR", "ISR", "SIR", "SAR"})
+    # the numbers are BSS-Eval's on the files as read, references and estimates in that order (a window such as
+    # 15-25 dB would also accept a swapped call)
+    from benchmark.metrics import bss_eval_track, frame_medians
+
+    refs = {t: sf.read(track / "ref" / f"{t}.wav", dtype="float64", always_2d=True)[0] for t in ("drums", "vocals")}
+    ests = {t: sf.read(track / "est" / f"{t}.wav", dtype="float64", always_2d=True)[0] for t in ("drums", "vocals")}
+    want = frame_medians(bss_eval_track(refs, ests, backend=backend))
+    swapped = frame_medians(bss_eval_track(ests, refs, backend=backend))
+    for t in ("drums", "vocals"):
+        for m, v in want[t].items():
+            assert doc["medians"][t][m] == pytest.approx(v, abs=1e-9), (t, m)
+        assert abs(doc["medians"][t]["SDR"] - swapped[t]["SDR"]) > 0.05
     assert 15 < doc["medians"]["vocals"]["SDR"] < 25
 
 
