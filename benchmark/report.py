@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import aggregate
-from benchmark.audio import atomic_write, write_json
+from benchmark.audio import atomic_write
 
 log = logging.getLogger("amss_bench.report")
 
@@ -235,39 +235,73 @@ def _axes(figsize):
 PNG_METADATA = {"Software": None}
 
 
-def _save(fig, ax, title: str, path: Path) -> None:
+def _save(fig, ax, title: str) -> bytes:
+    import io
+
     import matplotlib.pyplot as plt
 
     ax.set_title(title)
     ax.set_ylabel("")
     fig.tight_layout()
-    with atomic_write(path, "wb", suffix=".png") as fh:
-        # no "Software: Matplotlib version …" text chunk (PNGs carry no date either): the bytes depend on the numbers
-        fig.savefig(fh, format="png", dpi=100, metadata=PNG_METADATA)
+    buf = io.BytesIO()
+    # no "Software: Matplotlib version …" text chunk (PNGs carry no date either): the bytes depend on the numbers
+    fig.savefig(buf, format="png", dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
+    return buf.getvalue()
 
 
-def _plot_sdr(table: pd.DataFrame, path: Path, profile: str) -> None:
+def _plot_sdr(table: pd.DataFrame, profile: str) -> bytes:
     import seaborn as sns
 
     long = table.drop(columns="AVG").reset_index().melt(id_vars="label", var_name="target", value_name="SDR")
     fig, ax = _axes((10, 0.35 * len(table) + 2))
     sns.barplot(data=long, y="label", x="SDR", hue="target", ax=ax, orient="h")
-    _save(fig, ax, f"Median SDR (dB) per target — profile {profile}", path)
+    return _save(fig, ax, f"Median SDR (dB) per target — profile {profile}")
 
 
-def _plot_mfcc(table: pd.DataFrame, path: Path, profile: str) -> None:
+def _plot_mfcc(table: pd.DataFrame, profile: str) -> bytes:
     import seaborn as sns
 
     data = table.copy()
     data.columns = [f"{col} / {src}" for col, src in data.columns]
     fig, ax = _axes((14, 0.5 * len(data) + 3))
     sns.heatmap(data, annot=True, fmt=".2f", cmap="viridis_r", ax=ax, cbar_kws={"label": "RMSE-MFCC (lower is better)"})
-    _save(fig, ax, f"RMSE-MFCC per task — profile {profile}", path)
+    return _save(fig, ax, f"RMSE-MFCC per task — profile {profile}")
+
+
+#: files the report writes (all of them only after every one is computed: an error leaves the previous report whole)
+OUTPUTS = ("summary.json", "tables.md", "tables.json", "cells.csv", "sdr.png", "rmse_mfcc.png")
+#: folder of the headline metrics, one small flat JSON per system (``dvc metrics show``: one row per system)
+METRICS_DIR = "metrics"
+
+
+def _json_bytes(obj, *, ensure_ascii: bool = True) -> bytes:
+    """The bytes :func:`benchmark.audio.write_json` writes (sorted keys, indent 2, trailing newline)."""
+    import json
+
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=ensure_ascii) + "\n").encode()
+
+
+def _csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r[k] for k in columns})
+    return buf.getvalue().encode()
 
 
 def build_report(results_root: str | Path, testset_dir: str | Path, out: str | Path, *, profile: str) -> Path:
-    """Aggregate ``results_root`` against the test set and write summary.json, tables.md and figures to ``out``."""
+    """Aggregate ``results_root`` against the test set and write, to ``out``: summary.json, tables.md, tables.json
+    (every thesis table, cell by cell: :mod:`benchmark.tables`), metrics/<system>.json (the headline numbers, flat,
+    for ``dvc metrics``), cells.csv (ours vs published per cell, for ``dvc plots``) and the figures.
+
+    Everything is computed before anything is written; a malformed or incomplete results folder raises (naming the
+    file, or the system/task/tracks) and leaves the previous report as it was."""
+    from benchmark import tables as thesis
     from benchmark.testset import TestSet
 
     out = Path(out)
@@ -278,26 +312,33 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
     tables = aggregate.aggregate_results(docs, testset)
     summary = aggregate.summary_document(tables, testset=testset, results=docs)
     summary["profile"] = profile
-    write_json(out / "summary.json", summary)
+    files: dict[str, bytes] = {}
 
     sdr = sdr_table(tables["cells"], tables["groups"])
     mfcc = mfcc_table(tables["cells"], tables["groups"])
     backend = summary.get("sdr_backend")
+    n_tracks = len(testset.tracks())
+    thesis_doc = thesis.build_tables(tables["cells"], tables["groups"], profile=profile,
+                                     manifest_hash=testset.manifest_hash, n_tracks=n_tracks, sdr_backend=backend)
     lines = [f"# Results — profile {profile}", "", PROFILE_NOTE.get(profile, f"profile {profile}"), "",
-             f"Test set manifest `{testset.manifest_hash[:16]}…`, {len(testset.tracks())} test tracks; "
-             f"SDR back-end {backend}; aggregation rules in `summary.json` and docs/evaluation.md.", ""]
+             f"Test set manifest `{testset.manifest_hash[:16]}…`, {n_tracks} test tracks; "
+             f"SDR back-end {backend}; aggregation rules in `summary.json` and docs/evaluation.md. Every thesis table "
+             "with the published number beside ours comes first (machine-readable: `tables.json`, docs/reports.md); "
+             "then every system at a glance, the do-nothing check and the learning check.", ""]
+    lines += thesis.markdown(thesis_doc)
     if not sdr.empty:
-        lines += ["## SDR (dB), layout of thesis Table 5.2", "",
-                  "Median over 1-s frames → median over tracks → mean over runs; higher is better.", ""]
+        lines += ["## Every system: SDR (dB), layout of thesis Table 5.2", "",
+                  "Median over 1-s frames → median over tracks → mean over runs; higher is better. AVG here is the "
+                  "mean over the targets a system answers (a vocals-only model: its vocals cell).", ""]
         lines += _markdown(sdr, ["system"] + list(sdr.columns)) + [""]
-        _plot_sdr(sdr, out / "sdr.png", profile)
+        files["sdr.png"] = _plot_sdr(sdr, profile)
         lines += ["![SDR per target](sdr.png)", ""]
     if not mfcc.empty:
-        lines += ["## RMSE-MFCC, layout of thesis Table 5.3", "",
+        lines += ["## Every system: RMSE-MFCC, layout of thesis Table 5.3", "",
                   "Mean over tracks → mean over runs; lower is better. The `identity` row is the reference loss "
                   "(doing nothing).", ""]
         lines += _markdown(mfcc, ["system"] + [f"{c} ({s[0]})" for c, s in mfcc.columns]) + [""]
-        _plot_mfcc(mfcc, out / "rmse_mfcc.png", profile)
+        files["rmse_mfcc.png"] = _plot_mfcc(mfcc, profile)
         lines += ["![RMSE-MFCC per task](rmse_mfcc.png)", ""]
     check = do_nothing_check(tables["cells"])
     if check:
@@ -320,9 +361,18 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
                   "everywhere either.", ""]
         lines += _learning_lines(learning) + [""]
         summary["learning"] = learning
-    if check or learning:
-        write_json(out / "summary.json", summary)
-    with atomic_write(out / "tables.md", "w") as fh:
-        fh.write("\n".join(lines))
-    log.info("wrote %s (%d SDR rows, %d RMSE-MFCC rows)", out / "tables.md", len(sdr), len(mfcc))
+    files["summary.json"] = _json_bytes(summary)
+    files["tables.md"] = "\n".join(lines).encode()
+    files["tables.json"] = _json_bytes(thesis_doc, ensure_ascii=False)
+    metrics = {f"{METRICS_DIR}/{system}.json": _json_bytes(values)
+               for system, values in thesis.headline(thesis_doc).items()}
+    files["cells.csv"] = _csv_bytes(thesis.plot_rows(thesis_doc), ["cell", "table", "metric", "paper", "ours"])
+    for name in [n for n in OUTPUTS if n in files] + sorted(metrics):  # a fixed order; each file atomically
+        with atomic_write(out / name, "wb") as fh:
+            fh.write(files.get(name) or metrics[name])
+    for stale in sorted((out / METRICS_DIR).glob("*.json")):  # systems no longer in the results
+        if f"{METRICS_DIR}/{stale.name}" not in metrics:
+            stale.unlink()
+    log.info("wrote %s (%d SDR rows, %d RMSE-MFCC rows, %d thesis tables)", out / "tables.md", len(sdr), len(mfcc),
+             len(thesis_doc["tables"]))
     return out / "tables.md"
