@@ -215,6 +215,9 @@ def _sdr_cell(res: _Results, label: str, how: tuple, metric: str, profile: str) 
         return _value_fields(metric, row)
     # mean over the four targets: only when every target is there (never over what is missing)
     absent = [t for t in TARGETS if (label, f"sdr-{t}", metric) not in res.cells]
+    if absent and all(f"sdr-{t}" in res.tasks.get(label, ()) for t in absent):
+        return {**_value_fields(metric, None),
+                "missing_reason": f"no {metric} values for {label} (back-end without {metric}?)"}
     if absent:
         return {**_value_fields(metric, None),
                 "missing_reason": f"mean over the 4 targets not computed: {', '.join(absent)} not evaluated for "
