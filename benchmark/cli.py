@@ -17,7 +17,9 @@ COMMAND_MODULES = (
     "benchmark.commands.evaluate",
     "benchmark.commands.train",
     "benchmark.commands.report",
+    "benchmark.commands.silence",
     "benchmark.commands.numerics",
+    "benchmark.commands.gate",
 )
 
 

@@ -1,0 +1,207 @@
+"""Golden regression vectors: a small numeric fingerprint of every registered model's output.
+
+For every model of ``models.registry`` in both configurations (``embedded`` and ``paper``), the fingerprint is
+taken from a seeded initialisation (``registry.create(name, profile, seed=GOLDEN_SEED)``) run in eval mode on a
+fixed input:
+
+* the input is seeded uniform noise (``torch.Generator().manual_seed(0)``, amplitude ±0.25), stereo, one batch item
+  per query; the embedded configuration gets its full training window, the paper configuration a 16-frame window
+  (every layer runs, at an eighth of the cost of its 128-frame window);
+* queries: dedicated models none; conditioned models every source they separate; AMSS models four queries that
+  cover separation and three different effects (so a wrong token, source or effect embedding changes the output).
+
+What is stored (``tests/golden/models.json``, readable JSON, no pickles): the parameter count, a SHA-256 of the
+parameters' names and shapes (exact), the sum and the sum of squares of the seeded initial parameters, the output
+shape, per (item, channel) RMS, and ``N_SAMPLES`` evenly spaced output samples. The initial values themselves are
+*not* bit-identical between CPUs (ATen's vectorised random kernels differ in the last ulp between its AVX2 and
+AVX-512/default builds), so values are compared with tolerances: the parameter sums to ``PARAM_RTOL``, the outputs
+to ``OUTPUT_RTOL`` of the output's RMS. Measured between ATen's default and AVX2 kernels (different initial ulps
+*and* different compute kernels): at most 2.2e-5 of the RMS over all 46 models (``amss-net@embedded``); the tolerance
+is ten times that, and still catches any change of a layer, an initialisation, a condition or the STFT, which move
+outputs by percents.
+
+``amss-bench gate --update-golden`` rewrites the file; the PR that changes a model therefore changes it in its diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+GOLDEN_VERSION = 1
+GOLDEN_SEED = 0
+N_SAMPLES = 128
+PAPER_FRAMES = 16
+OUTPUT_RTOL = 2e-4  # of the output's RMS, per compared value (10x the measured cross-kernel spread)
+PARAM_RTOL = 1e-5
+PROFILES = ("embedded", "paper")
+AMSS_QUERIES = ("separate vocals", "apply heavy lowpass to drums", "pan bass completely to the left side",
+                "increase the volume of other")
+DEFAULT_PATH = Path("tests/golden/models.json")
+
+
+def _queries(model) -> list:
+    fam = model.info.family
+    if fam == "dedicated":
+        return [None]
+    supported = list(model.supported_queries())
+    if fam == "amss":
+        wanted = [q for q in AMSS_QUERIES if q in supported]
+        return wanted or supported[:4]
+    return supported[:4]
+
+
+def _input(model, profile: str, batch: int):
+    import torch
+
+    frames = model.config["num_frame"] if profile == "embedded" else PAPER_FRAMES
+    n = model.config["hop_length"] * (frames - 1)
+    g = torch.Generator().manual_seed(0)
+    one = (torch.rand(1, 2, n, generator=g, dtype=torch.float32) - 0.5) * 0.5
+    return one.expand(batch, 2, n).contiguous()
+
+
+def layout_digest(model) -> str:
+    """SHA-256 of every state entry's name, dtype and shape (exact on every machine)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(f"{name}:{p.dtype}:{tuple(p.shape)};".encode())
+    return h.hexdigest()
+
+
+def param_sums(model) -> list[float]:
+    """[Σ p, Σ p²] over every floating state entry, in float64."""
+    s1 = s2 = 0.0
+    for _, p in sorted(model.state_dict().items()):
+        if p.is_floating_point():
+            v = p.detach().double()
+            s1 += float(v.sum())
+            s2 += float((v * v).sum())
+    return [float(f"{s1:.12g}"), float(f"{s2:.12g}")]
+
+
+def fingerprint(name: str, profile: str) -> dict:
+    """Seeded model ``name`` in ``profile`` on the fixed input: the record stored in the golden file."""
+    import numpy as np
+    import torch
+
+    from models import registry
+
+    torch.manual_seed(GOLDEN_SEED)
+    model = registry.create(name, profile=profile, seed=GOLDEN_SEED).eval()
+    queries = _queries(model)
+    x = _input(model, profile, len(queries))
+    cond = None if queries == [None] else model.make_condition(queries)
+    with torch.inference_mode():
+        y = model.separate(x, cond).double().numpy()
+    flat = y.reshape(-1)
+    idx = np.linspace(0, flat.size - 1, N_SAMPLES).round().astype(np.int64)
+    return {"params": int(model.num_parameters()),
+            "layout_sha256": layout_digest(model),
+            "param_sums": param_sums(model),
+            "queries": [q for q in queries if q is not None],
+            "input_samples": int(x.shape[-1]),
+            "shape": list(y.shape),
+            "rms": [[float(f"{v:.9g}") for v in row] for row in np.sqrt((y ** 2).mean(axis=-1))],
+            "samples": [float(f"{v:.9g}") for v in flat[idx]]}
+
+
+def compute(names=None, profiles=PROFILES, progress=None) -> dict:
+    from models import registry
+
+    names = list(names or registry.model_names())
+    out = {}
+    for profile in profiles:
+        for name in names:
+            out[f"{name}@{profile}"] = fingerprint(name, profile)
+            if progress:
+                progress(name, profile)
+    return out
+
+
+def document(models: dict) -> dict:
+    import torch
+
+    return {"golden_version": GOLDEN_VERSION, "seed": GOLDEN_SEED, "n_samples": N_SAMPLES,
+            "paper_frames": PAPER_FRAMES, "output_rtol": OUTPUT_RTOL, "param_rtol": PARAM_RTOL, "torch": torch.__version__,
+            "models": dict(sorted(models.items()))}
+
+
+def write(path: str | Path, models: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document(models), indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no golden vectors (create them with `amss-bench gate --update-golden`)") \
+            from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if doc.get("golden_version") != GOLDEN_VERSION or not isinstance(doc.get("models"), dict):
+        raise ValueError(f"{path}: expected golden_version {GOLDEN_VERSION} with a 'models' mapping")
+    return doc
+
+
+@dataclass
+class ModelChange:
+    key: str            # "<model>@<profile>"
+    status: str         # changed | new | removed
+    reasons: list[str]
+
+    def as_dict(self) -> dict:
+        return {"model": self.key, "status": self.status, "reasons": self.reasons}
+
+
+def _max_rel(a, b, scale: float) -> float:
+    return max((abs(x - y) for x, y in zip(a, b)), default=0.0) / scale
+
+
+def compare_one(key: str, old: dict, new: dict, rtol: float = OUTPUT_RTOL) -> ModelChange | None:
+    reasons = []
+    if old["params"] != new["params"]:
+        reasons.append(f"parameter count {old['params']} → {new['params']}")
+    if old["layout_sha256"] != new["layout_sha256"]:
+        reasons.append("parameter names or shapes differ")
+    norm = math.sqrt(max(old["param_sums"][1], 0.0))
+    for what, a, b in zip(("Σ p", "Σ p²"), old["param_sums"], new["param_sums"]):
+        if not math.isclose(a, b, rel_tol=PARAM_RTOL, abs_tol=PARAM_RTOL * norm):
+            reasons.append(f"seeded initial parameters: {what} {a:.9g} → {b:.9g}")
+    for field in ("queries", "input_samples", "shape"):
+        if old[field] != new[field]:
+            reasons.append(f"{field} {old[field]} → {new[field]}")
+    if not reasons:
+        rms_old = [v for row in old["rms"] for v in row]
+        rms_new = [v for row in new["rms"] for v in row]
+        scale = max(math.sqrt(sum(v * v for v in rms_old) / max(len(rms_old), 1)), 1e-12)
+        d_rms = _max_rel(rms_old, rms_new, scale)
+        d_out = _max_rel(old["samples"], new["samples"], scale)
+        if not (math.isfinite(d_rms) and math.isfinite(d_out)) or any(not math.isfinite(v) for v in new["samples"]):
+            reasons.append("output is not finite")
+        elif max(d_rms, d_out) > rtol:
+            reasons.append(f"output moved by {max(d_rms, d_out):.2e} of its RMS (tolerance {rtol:.0e})")
+    return ModelChange(key, "changed", reasons) if reasons else None
+
+
+def compare(old_models: dict, new_models: dict, rtol: float = OUTPUT_RTOL) -> list[ModelChange]:
+    changes = []
+    for key in sorted(set(old_models) | set(new_models)):
+        if key not in new_models:
+            changes.append(ModelChange(key, "removed", ["no longer registered"]))
+        elif key not in old_models:
+            changes.append(ModelChange(key, "new", ["no golden vector yet"]))
+        else:
+            c = compare_one(key, old_models[key], new_models[key], rtol)
+            if c:
+                changes.append(c)
+    return changes
