@@ -43,3 +43,10 @@ $(VENV)/.installed: pyproject.toml
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Mutation testing of the core (docs/testing.md): one module at a time, one worker process; not part of `make test`.
+# MUTATION_MODULES=dsp aggregate limits the run; verdicts are kept in mutants/ (rm -rf mutants to start over).
+MUTATION_MODULES ?=
+.PHONY: mutation
+mutation: setup
+	$(PY) tests/mutation/run.py $(MUTATION_MODULES)

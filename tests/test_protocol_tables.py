@@ -169,3 +169,34 @@ def test_table_5_3_tasks_and_their_filter_cutoffs(monkeypatch):
     sdr = tasks.TASK_GROUPS["sdr"]
     assert [(t.id, t.source, t.museval_target, t.table) for t in sdr] == [
         (f"sdr-{s}", s, s, "5.2") for s in ("vocals", "drums", "bass", "other")]
+
+
+# protocol §3.1: description fed to the model -> museval target
+TABLE_5_2 = {"separate vocals": "vocals", "separate drums": "drums", "separate bass": "bass",
+             "mute vocals, drums, bass": "other"}
+
+
+def test_table_5_2_tasks():
+    if PROTOCOL is not None:
+        for desc, target in TABLE_5_2.items():
+            assert re.search(rf"^\| `{desc}` \| (\*\*)?{target}(\*\*)? \|", PROTOCOL, re.M), desc
+    sdr = tasks.TASK_GROUPS["sdr"]
+    assert [(t.id, t.version, t.description, t.kind, t.source, t.table, t.column) for t in sdr] == [
+        (f"sdr-{target}", 1, desc, "sdr", target, "5.2", target) for desc, target in TABLE_5_2.items()]
+    assert [t.museval_target for t in sdr] == list(TABLE_5_2.values())
+
+
+def test_every_task_is_version_1_and_listed_in_the_changelog():
+    assert {t.version for t in tasks.EVAL_TASKS} == {1} and len(tasks.EVAL_TASKS) == 25
+    assert tasks.TASK_GROUPS["all"] == tasks.EVAL_TASKS
+    assert max(v for _, _, v, _ in tasks.CHANGELOG) == 1
+
+
+def test_task_lookup():
+    with pytest.raises(KeyError) as err:
+        tasks.get_task("sdr-guitar")
+    assert err.value.args[0] == ("unknown task id 'sdr-guitar'; known: "
+                                 + ", ".join(t.id for t in tasks.EVAL_TASKS))
+    for t in tasks.EVAL_TASKS:  # a parsed query (not only a string) finds its task
+        assert tasks.task_for_query(aml.parse(t.description.upper())) is t
+    assert tasks.task_for_query("pan vocals to the left side") is None  # a training-only query

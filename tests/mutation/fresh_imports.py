@@ -1,0 +1,64 @@
+"""pytest plugin used by ``make mutation`` only (``-p tests.mutation.fresh_imports``, see tests/mutation/run.py).
+
+mutmut 3 forks every mutant's test process from a process that has already imported the project, so code that runs
+at import time (``EVAL_TASKS = _build()`` in benchmark/tasks.py, the AML generator tables in benchmark/aml.py,
+``PAN_GAINS``-style constants) would never run mutated, and its mutants would "survive" untested. Before collection
+this plugin forgets the project's modules and the test modules, so that they are imported afresh — with the
+mutant under test active — in each mutant's process. Third-party modules (torch, numpy, librosa) stay loaded."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PACKAGES = ("benchmark", "models", "baselines")
+
+
+def _is_project(name: str, module) -> bool:
+    if name == __name__:
+        return False
+    if name.split(".", 1)[0] in PACKAGES or name == "conftest" or name.startswith("test_"):
+        return True
+    path = getattr(module, "__file__", None) or ""
+    return bool(path) and Path(path).resolve().is_relative_to(Path.cwd().resolve() / "tests")
+
+
+def pytest_configure(config) -> None:
+    for name in [n for n, m in list(sys.modules.items()) if _is_project(n, m)]:
+        del sys.modules[name]
+
+
+# mutmut attributes the functions a test reaches to that test; what runs while the test modules are imported (the
+# tables above) would all be charged to the first test, and a mutant of them judged by that one test only. During
+# mutmut's stats run, charge them to every test instead.
+_AT_IMPORT: set[str] = set()
+
+
+def _stats_run() -> bool:
+    import os
+
+    return os.environ.get("MUTANT_UNDER_TEST") == "stats"
+
+
+def pytest_collection_finish(session) -> None:
+    if _stats_run():
+        from mutmut.state import state
+
+        _AT_IMPORT.update(state()._stats)
+
+
+def _charge_import_time_hits() -> None:
+    if _stats_run() and _AT_IMPORT:
+        from mutmut.state import state
+
+        state()._stats.update(_AT_IMPORT)
+
+
+try:
+    import pytest
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(item, nextitem) -> None:
+        _charge_import_time_hits()
+except ImportError:  # pragma: no cover
+    pass

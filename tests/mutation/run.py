@@ -1,0 +1,124 @@
+"""``make mutation``: mutmut 3 over the core modules, one module at a time, each with only its own test files, in a
+single worker process (fits a 2-core machine next to other work). Not part of ``make test``.
+
+    .venv/bin/python tests/mutation/run.py                  # every module of MODULES, in order
+    .venv/bin/python tests/mutation/run.py dsp aggregate    # some of them
+    .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
+    .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: only the survivors again
+
+mutmut works on a copy of the project in ``mutants/`` (git-ignored) and keeps its verdicts there, so a second run
+only tests new mutants; ``rm -rf mutants`` starts over. Per module this script narrows mutmut's configuration
+(``[tool.mutmut]`` in pyproject.toml) to that module (``only_mutate``) and its tests
+(``pytest_add_cli_args_test_selection``), runs ``mutmut run --max-children 1`` in a child process, then prints the
+module's score: killed / (all − equivalent), where the equivalent mutants are listed with their reason in
+``tests/mutation/equivalent.txt``. Scores are recorded in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: module → (file(s) to mutate, test files that judge them). Test files are the ones that exercise the module
+#: directly; mutmut then runs, per mutant, only the tests that reached the mutated function.
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "tasks": (["benchmark/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
+    "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_protocol_tables.py"]),
+    "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_protocol_tables.py"]),
+    "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
+    "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
+    "testset": (["benchmark/testset.py"], ["tests/test_testset.py"]),
+    "stft": (["models/stft.py"], ["tests/models/test_model_stft.py", "tests/models/test_model_gradients.py"]),
+    "inference": (["models/inference.py"], ["tests/models/test_model_inference.py"]),
+    "metrics": (["benchmark/metrics/*"], ["tests/metrics/test_bss_api.py", "tests/metrics/test_rmse_mfcc.py",
+                                          "tests/metrics/test_silence_measure.py", "tests/metrics/test_pocketfft.py",
+                                          "tests/metrics/test_bss_museval_agreement.py"]),
+    "evaluate": (["benchmark/evaluate.py"], ["tests/test_evaluate.py", "tests/test_evaluate_integration.py"]),
+}
+
+CHILD = """
+import sys
+import mutmut.configuration as mc
+cfg = mc._load_config()
+cfg.only_mutate = {only!r}
+cfg.pytest_add_cli_args_test_selection = {tests!r}
+mc._config = cfg
+from mutmut.__main__ import cli
+sys.argv = ["mutmut", "run", "--max-children", "1", *{names!r}]
+cli()
+"""
+
+
+def equivalent() -> dict[str, str]:
+    """mutant name → reason, from tests/mutation/equivalent.txt (``name  reason``; # comments)."""
+    out = {}
+    path = ROOT / "tests" / "mutation" / "equivalent.txt"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, reason = line.partition(" ")
+            out[name] = reason.strip()
+    return out
+
+
+def verdicts(files: list[str]) -> dict[str, str]:
+    """mutant name → mutmut status, from mutmut's meta files under mutants/."""
+    from mutmut.stats import status_by_exit_code
+
+    out = {}
+    for pattern in files:
+        for meta in sorted((ROOT / "mutants").glob(pattern + ".meta")):
+            data = json.loads(meta.read_text())
+            for name, code in data.get("exit_code_by_key", {}).items():
+                out[name] = status_by_exit_code[code]
+    return out
+
+
+def score(module: str) -> dict:
+    files, _ = MODULES[module]
+    v = verdicts(files)
+    eq = {n for n in equivalent() if n in v}
+    counts = Counter(s for n, s in v.items() if n not in eq)
+    killed = counts["killed"] + counts["timeout"] + counts["segfault"] + counts["caught by type check"]
+    total = sum(counts.values())
+    return {"module": module, "mutants": len(v), "equivalent": len(eq), "killed": killed,
+            "survived": counts["survived"], "no tests": counts["no tests"], "not checked": counts["not checked"],
+            "score": round(100 * killed / total, 1) if total else None,
+            "survivors": sorted(n for n, s in v.items() if s == "survived" and n not in eq)}
+
+
+def main(argv: list[str]) -> int:
+    only_scores = "--scores" in argv
+    rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
+    names = [a for a in argv if not a.startswith("--")] or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown module(s) {unknown}; choose from {list(MODULES)}", file=sys.stderr)
+        return 2
+    status = 0
+    for name in names:
+        files, tests = MODULES[name]
+        if not only_scores:
+            print(f"=== mutmut: {name} ({', '.join(files)}) judged by {', '.join(tests)}", flush=True)
+            again = score(name)["survivors"] if rerun else []
+            if rerun and not again:
+                continue
+            child = CHILD.format(only=files, tests=tests, names=again)
+            rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT)
+            status = status or rc
+        s = score(name)
+        print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
+              f"({s['equivalent']} equivalent): score {s['score']} %; survived {s['survived']}, no tests "
+              f"{s['no tests']}, not checked {s['not checked']}", flush=True)
+        for n in s["survivors"]:
+            print(f"    survived: {n}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
