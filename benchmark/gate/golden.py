@@ -177,10 +177,12 @@ def compare_one(key: str, old: dict, new: dict, rtol: float = OUTPUT_RTOL) -> Mo
     for what, a, b in zip(("Σ p", "Σ p²"), old["param_sums"], new["param_sums"]):
         if not math.isclose(a, b, rel_tol=PARAM_RTOL, abs_tol=PARAM_RTOL * norm):
             reasons.append(f"seeded initial parameters: {what} {a:.9g} → {b:.9g}")
+    comparable = True
     for field in ("queries", "input_samples", "shape"):
         if old[field] != new[field]:
             reasons.append(f"{field} {old[field]} → {new[field]}")
-    if not reasons:
+            comparable = False
+    if comparable:
         rms_old = [v for row in old["rms"] for v in row]
         rms_new = [v for row in new["rms"] for v in row]
         scale = max(math.sqrt(sum(v * v for v in rms_old) / max(len(rms_old), 1)), 1e-12)

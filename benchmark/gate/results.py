@@ -52,7 +52,7 @@ class Tolerance:
 
     @classmethod
     def parse(cls, value, where: str) -> "Tolerance":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return cls(abs=float(value))
         if isinstance(value, dict) and set(value) <= {"abs", "rel"}:
             try:
@@ -159,8 +159,11 @@ def _allowed(token: str, allow: tuple[str, ...]) -> str | None:
     return None
 
 
-def _task_versions(doc: dict) -> dict[str, int]:
-    return {c["task_id"]: c.get("task_version") for c in doc.get("cells", [])}
+def _task_versions(doc: dict) -> dict[str, set]:
+    out: dict[str, set] = {}
+    for c in doc.get("cells", []):
+        out.setdefault(c["task_id"], set()).add(c.get("task_version"))
+    return out
 
 
 def compare(base: dict, head: dict, policy: Policy) -> Comparison:

@@ -83,11 +83,11 @@ def run_side(tree: Path, case_file: Path, json_out: Path, select: str | None = N
 
 
 def compare(base_tree: Path, head_tree: Path, work: Path, *, rounds: int = 3, threshold: float = 1.25,
-            select: str | None = None, progress=None) -> list[SpeedCase]:
+            select: str | None = None, progress=None, cases_file: Path = CASES_FILE) -> list[SpeedCase]:
     """Interleaved rounds (round r: base then head for even r, head then base for odd r)."""
     work.mkdir(parents=True, exist_ok=True)
     case_file = work / "test_gate_speed_cases.py"
-    shutil.copyfile(CASES_FILE, case_file)
+    shutil.copyfile(cases_file, case_file)
     per = {"base": [], "head": []}
     errs = {"base": {}, "head": {}}
     trees = {"base": Path(base_tree).resolve(), "head": Path(head_tree).resolve()}
