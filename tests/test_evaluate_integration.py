@@ -393,3 +393,30 @@ def test_resume_recomputes_a_result_of_other_provenance(testset, tmp_path):
                          backend="sdr-only", progress=False)
     assert report.computed == [victim] and report.skipped == 3
     assert res.read_result(victim)["scores"]["mfcc_rmse"] != 123.0
+
+
+# ------------------------------------------------------------------------------------------------ other commands
+
+def test_data_check_and_testset_exit_codes_on_a_corrupt_stem(tiny_root, tmp_path, capsys):
+    from benchmark import cli
+
+    assert cli.main(["-q", "data", "check", "--root", str(tiny_root)]) == 0
+    assert "test: 2 tracks" in capsys.readouterr().out
+    track = "Noise 00 - Test"
+    assert cli.main(["-q", "testset", "pair", "--root", str(tiny_root), "--track", track, "--query",
+                     "apply heavy highpass to bass", "-o", str(tmp_path / "pair")]) == 0
+    assert "normalisation gain" in capsys.readouterr().out
+    assert cli.main(["-q", "testset", "pair", "--root", str(tiny_root), "--track", track, "--query",
+                     "apply heavy highpass to guitar", "-o", str(tmp_path / "pair2")]) == 2
+    assert cli.main(["-q", "testset", "pair", "--root", str(tiny_root), "--track", "No - Such", "--query",
+                     "separate bass", "-o", str(tmp_path / "pair3")]) == 2
+    capsys.readouterr()
+    root = tmp_path / "root"
+    shutil.copytree(tiny_root, root)
+    bad = root / "test" / "Noise 01 - Test" / "drums.wav"
+    _truncate(bad, 30)
+    assert cli.main(["-q", "data", "check", "--root", str(root)]) == 2
+    assert "drums.wav" in capsys.readouterr().err
+    assert cli.main(["-q", "testset", "build", "--root", str(root), "--out", str(tmp_path / "ts")]) == 2
+    assert "drums.wav" in capsys.readouterr().err
+    assert not (tmp_path / "ts" / "manifest.json").exists()

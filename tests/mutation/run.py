@@ -92,6 +92,15 @@ def score(module: str) -> dict:
             "survivors": sorted(n for n, s in v.items() if s == "survived" and n not in eq)}
 
 
+def _forget_plain_copies(files: list[str]) -> None:
+    """mutmut copies the files it does not mutate into mutants/ with a new mtime, and later takes a copy newer than
+    its source for one it has already mutated: remove the plain copies of this module so that they get mutated."""
+    for pattern in files:
+        for path in (ROOT / "mutants").glob(pattern):
+            if path.suffix == ".py" and not path.with_name(path.name + ".meta").exists():
+                path.unlink()
+
+
 def main(argv: list[str]) -> int:
     only_scores = "--scores" in argv
     rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
@@ -105,6 +114,7 @@ def main(argv: list[str]) -> int:
         files, tests = MODULES[name]
         if not only_scores:
             print(f"=== mutmut: {name} ({', '.join(files)}) judged by {', '.join(tests)}", flush=True)
+            _forget_plain_copies(files)
             again = score(name)["survivors"] if rerun else []
             if rerun and not again:
                 continue
