@@ -1,12 +1,18 @@
-"""Every registered model, embedded and paper configuration, still produces its golden output (tests/golden).
+"""Every registered model (embedded and paper configuration) still produces its golden output, and every training
+code path its golden trajectory (tests/golden/models.json, benchmark/gate/golden.py).
 
-A failure lists the models whose outputs changed. If the change is intended, rewrite the file with
-``amss-bench gate --update-golden`` and commit it: the pull request then shows the change in its diff.
+A failure lists what changed. If the change is intended, rewrite the file with ``amss-bench gate --update-golden``
+and commit it: the pull request then shows the change in its diff. These tests run unpinned in the test process, so
+the training trajectories are compared at the loose tolerance (the gate, pinned, compares them strictly on a machine
+that reproduces the reference numerics).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+
+import pytest
 
 from benchmark.gate import golden
 from models import registry
@@ -14,15 +20,57 @@ from models import registry
 GOLDEN = Path(__file__).parent / "golden" / "models.json"
 
 
-def test_golden_file_covers_every_registered_model_in_both_profiles():
-    recorded = golden.load(GOLDEN)["models"]
+@pytest.fixture(scope="module")
+def recorded():
+    return golden.load(GOLDEN)
+
+
+def test_golden_file_covers_every_registered_model_in_both_profiles(recorded):
     expected = {f"{n}@{p}" for n in registry.model_names() for p in golden.PROFILES}
-    assert set(recorded) == expected, ("golden vectors out of date with the registry: "
-                                       f"missing {sorted(expected - set(recorded))}, extra {sorted(set(recorded) - expected)}")
+    assert set(recorded["models"]) == expected, (
+        f"golden vectors out of date with the registry: missing {sorted(expected - set(recorded['models']))}, "
+        f"extra {sorted(set(recorded['models']) - expected)}")
+    assert set(recorded["training"]) == {f"{n}/{s or 'all'}@train" for n, s in golden.TRAIN_RUNS}
 
 
-def test_every_model_output_matches_its_golden_vector():
-    recorded = golden.load(GOLDEN)["models"]
-    changes = golden.compare(recorded, golden.compute())
+def test_every_model_output_matches_its_golden_vector(recorded):
+    changes = golden.compare(recorded["models"], golden.compute())
     assert not changes, "model outputs changed (amss-bench gate --update-golden if intended):\n" + "\n".join(
         f"  {c.key}: {c.status}: {'; '.join(c.reasons)}" for c in changes)
+
+
+def test_every_training_path_matches_its_golden_trajectory(recorded, tmp_path):
+    changes = golden.compare_training(recorded["training"], golden.compute_training(tmp_path), strict=False)
+    assert not changes, "training trajectories changed (amss-bench gate --update-golden if intended):\n" + "\n".join(
+        f"  {c.key}: {'; '.join(c.reasons)}" for c in changes)
+
+
+def test_a_planted_training_bug_is_caught(recorded, tmp_path, monkeypatch):
+    """A learning rate off by 2x in the recipe (a one-line bug in the training code) moves the trajectory beyond even
+    the loose tolerance."""
+    from models.training import recipes
+
+    real = recipes.recipe_for
+
+    def planted(*a, **kw):
+        r = real(*a, **kw)
+        r["lr"] = r["lr"] * 2
+        return r
+
+    monkeypatch.setattr(recipes, "recipe_for", planted)
+    key = "u7-dme/vocals@train"
+    now = {key: golden.train_fingerprint("u7-dme", "vocals", tmp_path)}
+    changes = golden.compare_training({key: recorded["training"][key]}, now, strict=False)
+    assert [c.key for c in changes] == [key]
+    assert any("loss" in r or "weights" in r for r in changes[0].reasons)
+
+
+def test_training_tolerances_split_data_from_trajectory(recorded):
+    rec = recorded["training"]["u7-dme/vocals@train"]
+    drift = copy.deepcopy(rec)
+    drift["losses"][-1] *= 1.01           # Adam-amplified rounding: passes loosely, fails strictly
+    assert not golden.compare_training({"k": rec}, {"k": drift}, strict=False)
+    assert golden.compare_training({"k": rec}, {"k": drift}, strict=True)
+    data = copy.deepcopy(rec)
+    data["losses"][0] *= 1.001            # the first loss depends on data, init and loss only: never loose
+    assert golden.compare_training({"k": rec}, {"k": data}, strict=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -19,14 +20,18 @@ def _update_golden(args) -> int:
         return 2
     path = root / GOLDEN_FILE
     models = golden.compute(progress=lambda n, p: log.info("golden: %s@%s", n, p))
+    with tempfile.TemporaryDirectory(prefix="amss-gate-train-") as tmp:
+        training = golden.compute_training(Path(tmp), progress=lambda n, s: log.info("golden: training %s/%s", n, s))
     changes = []
     if path.is_file():
         try:
-            changes = golden.compare(golden.load(path)["models"], models)
+            old = golden.load(path)
+            changes = golden.compare(old["models"], models) + golden.compare_training(old["training"], training,
+                                                                                       strict=True)
         except ValueError as err:
             log.warning("%s (rewriting it)", err)
-    golden.write(path, models)
-    print(f"wrote {path.relative_to(root)}: {len(models)} fingerprints; "
+    golden.write(path, models, training)
+    print(f"wrote {path.relative_to(root)}: {len(models)} model and {len(training)} training fingerprints; "
           f"{len(changes)} changed: {', '.join(c.key for c in changes) or 'none'}")
     return 0
 

@@ -15,6 +15,7 @@ names the cells, models or cases), or 2 (could not compare: the reason is printe
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shlex
@@ -142,6 +143,7 @@ def stale_stages(root: Path) -> list[str]:
     return sorted(status)
 
 
+@functools.lru_cache(maxsize=None)
 def machine_reproduces_numerics(root: Path) -> tuple[bool, str]:
     """Whether this machine's numeric paths hash like the reference machine's (the committed probe)."""
     from benchmark import numerics
@@ -194,22 +196,28 @@ def results_section(root: Path, sha: str, params: dict, opts: Options, base_tree
             "cells": [c.as_dict() for c in comp.cells]}
 
 
-def golden_section(root: Path, sha: str, progress=None) -> dict:
+def golden_section(root: Path, sha: str, strict: bool, progress=None) -> dict:
+    import tempfile
+
     from benchmark.gate import golden
 
-    head_file = root / GOLDEN_FILE
-    recorded = golden.load(head_file)["models"]
+    recorded = golden.load(root / GOLDEN_FILE)
     now = golden.compute(progress=progress)
-    undeclared = [c.as_dict() for c in golden.compare(recorded, now)]
+    with tempfile.TemporaryDirectory(prefix="amss-gate-train-") as tmp:
+        now_train = golden.compute_training(Path(tmp), progress=progress)
+    undeclared = golden.compare(recorded["models"], now) + golden.compare_training(recorded["training"], now_train,
+                                                                                    strict=strict)
     base_text = show(root, sha, GOLDEN_FILE)
     if base_text is None:
         declared, note = [], f"base has no {GOLDEN_FILE}"
     else:
-        base_models = _json(base_text, f"{GOLDEN_FILE} at {sha[:12]}").get("models", {})
-        declared = [c.as_dict() for c in golden.compare(base_models, recorded)]
+        base_doc = _json(base_text, f"{GOLDEN_FILE} at {sha[:12]}")
+        declared = golden.compare(base_doc.get("models", {}), recorded["models"]) + golden.compare_training(
+            base_doc.get("training", {}), recorded["training"], strict=True)
         note = ""
-    return {"checked": True, "n_models": len(now), "undeclared": undeclared, "declared": declared, "note": note,
-            "fails": bool(undeclared)}
+    return {"checked": True, "n_models": len(now), "n_training": len(now_train), "strict_training": strict,
+            "undeclared": [c.as_dict() for c in undeclared], "declared": [c.as_dict() for c in declared],
+            "note": note, "fails": bool(undeclared)}
 
 
 def speed_section(root: Path, base_tree: Path, params: dict, opts: Options, progress=None) -> dict:
@@ -269,7 +277,9 @@ def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
                 doc["could_not_compare"].append(str(err))
         if opts.golden:
             try:
-                doc["golden"] = golden_section(root, sha, progress)
+                strict, why = machine_reproduces_numerics(root)
+                doc["golden"] = golden_section(root, sha, strict, progress)
+                doc["golden"]["strict_why"] = why
             except (FileNotFoundError, ValueError) as err:
                 doc["could_not_compare"].append(str(err))
         if opts.speed:

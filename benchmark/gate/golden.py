@@ -20,6 +20,11 @@ to ``OUTPUT_RTOL`` of the output's RMS. Measured between ATen's default and AVX2
 is ten times that, and still catches any change of a layer, an initialisation, a condition or the STFT, which move
 outputs by percents.
 
+**Training fingerprints** (same file, ``training``): ``TRAIN_STEPS`` steps of the real trainer with the embedded
+recipe on a tiny seeded dataset, one run per training code path (``TRAIN_RUNS``): a planted bug in data loading,
+pair generation, the loss, the optimiser or validation changes them in seconds, where the pipeline's results would
+need a full retraining to show it (tolerances: :func:`compare_training`).
+
 ``amss-bench gate --update-golden`` rewrites the file; the PR that changes a model therefore changes it in its diff.
 """
 
@@ -122,19 +127,20 @@ def compute(names=None, profiles=PROFILES, progress=None) -> dict:
     return out
 
 
-def document(models: dict) -> dict:
+def document(models: dict, training: dict | None = None) -> dict:
     import torch
 
-    return {"golden_version": GOLDEN_VERSION, "seed": GOLDEN_SEED, "n_samples": N_SAMPLES,
+    return {"golden_version": GOLDEN_VERSION, "training": dict(sorted((training or {}).items())),
+            "train_steps": TRAIN_STEPS, "train_seed": TRAIN_SEED, "seed": GOLDEN_SEED, "n_samples": N_SAMPLES,
             "paper_frames": PAPER_FRAMES, "output_rtol": OUTPUT_RTOL, "param_rtol": PARAM_RTOL, "torch": torch.__version__,
             "models": dict(sorted(models.items()))}
 
 
-def write(path: str | Path, models: dict) -> Path:
+def write(path: str | Path, models: dict, training: dict | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document(models), indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(document(models, training), indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
     return path
 
@@ -148,8 +154,9 @@ def load(path: str | Path) -> dict:
             from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if doc.get("golden_version") != GOLDEN_VERSION or not isinstance(doc.get("models"), dict):
-        raise ValueError(f"{path}: expected golden_version {GOLDEN_VERSION} with a 'models' mapping")
+    if doc.get("golden_version") != GOLDEN_VERSION or not isinstance(doc.get("models"), dict) \
+            or not isinstance(doc.get("training"), dict):
+        raise ValueError(f"{path}: expected golden_version {GOLDEN_VERSION} with 'models' and 'training' mappings")
     return doc
 
 
@@ -206,4 +213,99 @@ def compare(old_models: dict, new_models: dict, rtol: float = OUTPUT_RTOL) -> li
             c = compare_one(key, old_models[key], new_models[key], rtol)
             if c:
                 changes.append(c)
+    return changes
+
+
+# ------------------------------------------------------------------------------------------- training trajectories
+#: one short training run per training code path: dedicated (masking, one stem), conditioned CUNet, AMSS on the
+#: whole AML (Algorithm 1 with SoX), AMSS on the four separation tasks
+TRAIN_RUNS = (("u7-dme", "vocals"), ("cunet-gpocm", None), ("amss-net", None), ("amss-net-separate", None))
+TRAIN_STEPS = 4
+TRAIN_SEED = 2020
+DATA_RTOL = 1e-5
+TRAJ_RTOL_STRICT = 1e-6
+TRAJ_RTOL_LOOSE = 0.05
+
+
+def _tiny_root(where: Path) -> Path:
+    from benchmark.data.tiny import make_root
+
+    return make_root(where / "root", n_train=2, n_valid=1, n_test=1, seconds=2.0, seed=0)
+
+
+def train_fingerprint(name: str, stem: str | None, where: Path, root: Path | None = None) -> dict:
+    """``TRAIN_STEPS`` optimiser steps of the real trainer (embedded recipe: data loading, Algorithm 1, loss, optimiser,
+    schedule, validation) on a tiny seeded root: the losses of every step, the validation L1s and the final weights'
+    sums. A change anywhere on the training path moves them (see :func:`compare_training` for the tolerances)."""
+    import csv
+
+    import torch
+
+    from models.training.trainer import train
+
+    root = root or _tiny_root(where)
+    out = where / f"{name}-{stem or 'all'}"
+    res = train(name, out, root=root, source="synthetic", profile="embedded", seed=TRAIN_SEED, stem=stem,
+                recipe={"max_steps": TRAIN_STEPS, "valid_every_steps": None, "valid_every_epochs": None,
+                        "valid_at_end": True, "num_workers": 0, "threads": 1, "log_every_steps": 1},
+                progress=False)
+    with open(out / "metrics" / "train.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    losses = [float(r["loss"]) for r in rows]
+    from models import checkpoint
+
+    model = checkpoint.load(out / "model.pt")
+    model = model[0] if isinstance(model, tuple) else model
+    s1 = s2 = 0.0
+    for _, p in sorted(model.state_dict().items()):
+        if isinstance(p, torch.Tensor) and p.is_floating_point():
+            s1 += float(p.double().sum())
+            s2 += float((p.double() ** 2).sum())
+    f = lambda v: None if v is None else float(f"{v:.9g}")  # noqa: E731
+    return {"steps": int(res.steps), "losses": [f(v) for v in losses], "best_l1": f(res.best_l1),
+            "identity_l1": f(res.identity_l1), "silence_l1": f(res.silence_l1),
+            "param_sums": [f(s1), f(s2)]}
+
+
+def compute_training(where: Path, progress=None) -> dict:
+    where = Path(where)
+    root = _tiny_root(where)
+    out = {}
+    for name, stem in TRAIN_RUNS:
+        out[f"{name}/{stem or 'all'}@train"] = train_fingerprint(name, stem, where, root)
+        if progress:
+            progress(name, stem or "all")
+    return out
+
+
+def compare_training(old: dict, new: dict, *, strict: bool) -> list[ModelChange]:
+    """Training fingerprints. The first loss and the validation do-nothing L1s depend only on the data, the
+    initialisation and the loss (``DATA_RTOL``, always); the rest of the trajectory (later losses, best L1, trained
+    weights) goes through Adam, whose first steps amplify rounding (a near-zero gradient's sign), so it is compared
+    at ``TRAJ_RTOL_STRICT`` when this machine reproduces the pinned numerics and at ``TRAJ_RTOL_LOOSE`` otherwise
+    (measured between ATen's default and AVX2 kernels: up to 1.1 % on a best L1, 0.2 % on a weight sum)."""
+    traj = TRAJ_RTOL_STRICT if strict else TRAJ_RTOL_LOOSE
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if key not in new or key not in old:
+            changes.append(ModelChange(key, "removed" if key not in new else "new", ["training fingerprint"]))
+            continue
+        a, b = old[key], new[key]
+        reasons = []
+        if a["steps"] != b["steps"] or len(a["losses"]) != len(b["losses"]):
+            reasons.append(f"steps {a['steps']} → {b['steps']}")
+        for i, (x, y) in enumerate(zip(a["losses"], b["losses"])):
+            if not math.isclose(x, y, rel_tol=DATA_RTOL if i == 0 else traj, abs_tol=1e-12):
+                reasons.append(f"training loss at step {i + 1}: {x:.7g} → {y:.7g}")
+                break
+        for field, rtol in (("identity_l1", DATA_RTOL), ("silence_l1", DATA_RTOL), ("best_l1", traj)):
+            x, y = a[field], b[field]
+            if (x is None) != (y is None) or (x is not None and not math.isclose(x, y, rel_tol=rtol)):
+                reasons.append(f"validation {field} {x} → {y}")
+        norm = math.sqrt(max(a["param_sums"][1] or 0.0, 0.0))
+        for what, x, y in zip(("Σ w", "Σ w²"), a["param_sums"], b["param_sums"]):
+            if not math.isclose(x, y, rel_tol=traj, abs_tol=traj * norm):
+                reasons.append(f"trained weights {what} {x:.9g} → {y:.9g}")
+        if reasons:
+            changes.append(ModelChange(key, "changed", reasons))
     return changes

@@ -91,7 +91,10 @@ def markdown(doc: dict) -> str:
             out += [f"Golden vectors updated in this change (declared): "
                     f"{', '.join('`' + m['model'] + '`' for m in gold['declared'])}", ""]
         if not gold["undeclared"] and not gold["declared"]:
-            out += [f"All {gold['n_models']} model fingerprints unchanged.", ""]
+            out += [f"All {gold['n_models']} model fingerprints and {gold['n_training']} training fingerprints "
+                    "unchanged.", ""]
+        out += [f"Training fingerprints compared {'strictly' if gold['strict_training'] else 'loosely'}: "
+                f"{gold.get('strict_why', '')}.", ""]
     sp = doc["speed"]
     if sp.get("checked"):
         out += ["### Speed (head / base, interleaved rounds in this job)", "",
