@@ -50,3 +50,12 @@ MUTATION_MODULES ?=
 .PHONY: mutation
 mutation: setup
 	$(PY) tests/mutation/run.py $(MUTATION_MODULES)
+
+# The pull-request regression gate (docs/regression-gate.md): after `make repro`, compare the working tree with BASE
+# (results cell by cell, every model's golden output and training trajectory, interleaved speed cases).
+# Exit 0 pass, 1 regression, 2 could not compare; the report is .gate/report/gate.md (and gate.json).
+BASE ?=
+GATE_ARGS ?=
+.PHONY: gate
+gate: setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/amss-bench gate $(if $(BASE),--base $(BASE)) $(GATE_ARGS)
