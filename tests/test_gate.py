@@ -360,3 +360,74 @@ def test_golden_catches_a_changed_layer(monkeypatch):
     monkeypatch.setattr(registry, "create", planted)
     changed = golden.compare_one("cunet-gpocm@embedded", rec, golden.fingerprint("cunet-gpocm", "embedded"))
     assert changed is not None and "output moved" in " ".join(changed.reasons)
+
+
+# ------------------------------------------------------------------------------- recompute the base (DVC remote)
+MAKE_SUMMARY = '''
+import json, pathlib, sys
+value = float(pathlib.Path("value.txt").read_text())
+with open(sys.argv[1], "a") as log:
+    log.write("ran\\n")
+cells = [{"label": "u7-dme", "task_id": "sdr-vocals", "metric": "SDR", "value": value, "task_version": 1,
+          "family": "bss_eval", "ci_low": value - 1, "ci_high": value + 1}]
+out = pathlib.Path("reports/embedded/summary.json")
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text(json.dumps({"profile": "embedded", "testset": {"manifest_hash": "m"}, "sdr_backend": ["fast"],
+                           "cells": cells, "groups": []}))
+'''
+
+
+def _dvc(repo, *args):
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run([str(Path(sys.executable).with_name("dvc")), *args], cwd=repo, capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_recompute_base_pulls_unchanged_outputs_from_a_local_dvc_remote(tmp_path):
+    """--recompute-base: a worktree of the base, `dvc pull` from the (local-directory) remote restores what the base
+    computed, `dvc repro` reruns nothing; the comparison is then like with like on this machine."""
+    repo, remote, runs = tmp_path / "repo", tmp_path / "remote", tmp_path / "runs.log"
+    repo.mkdir()
+    (repo / "make_summary.py").write_text(MAKE_SUMMARY)
+    (repo / "value.txt").write_text("5.0")
+    (repo / "params.yaml").write_text(yaml.safe_dump({"profile": "embedded", "gate": GATE_PARAMS}))
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"report": {
+        "cmd": f"python make_summary.py {runs}", "deps": ["make_summary.py", "value.txt"],
+        "outs": ["reports/embedded/summary.json"]}}}))
+    _git(repo, "init", "-q", "-b", "main")
+    _dvc(repo, "init", "-q")
+    _dvc(repo, "remote", "add", "-d", "local", str(remote))
+    _dvc(repo, "repro", "-q")
+    _dvc(repo, "push", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    (repo / "value.txt").write_text("4.0")            # the change under test: a regression of 1 dB
+    _dvc(repo, "repro", "-q")
+    assert runs.read_text().count("ran") == 2
+    code, doc, proc = _gate(repo, "--base", "HEAD", "--recompute-base")
+    assert code == 1, proc.stdout + proc.stderr
+    assert doc["results"]["mode"].startswith("recomputed base")
+    cell = next(c for c in doc["results"]["cells"] if c["key"] == "u7-dme/sdr-vocals/SDR")
+    assert (cell["base"], cell["head"], cell["status"]) == (5.0, 4.0, "regressed")
+    assert runs.read_text().count("ran") == 2        # the base came from the remote, not from a rerun
+    assert not (repo / ".gate" / f"base-{doc['base']['commit'][:12]}").exists()   # worktree removed
+    (repo / "value.txt").write_text("3.0")            # results no longer match the code: the gate refuses
+    code, doc, proc = _gate(repo, "--base", "HEAD")
+    assert code == 2 and "stale" in " ".join(doc["could_not_compare"])
+
+
+def test_ci_workflow_runs_the_local_commands():
+    """The PR workflow is `make repro` then `make gate BASE=<base>`: the same commands a maintainer runs locally."""
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pr-gate.yml").read_text())
+    triggers = wf.get("on", wf.get(True))   # YAML 1.1 reads the key `on` as True
+    assert "pull_request" in triggers
+    runs = [s.get("run", "") for s in wf["jobs"]["gate"]["steps"]]
+    i_repro = next(i for i, r in enumerate(runs) if r.strip() == "make repro")
+    i_gate = next(i for i, r in enumerate(runs) if "make gate BASE=${{ github.event.pull_request.base.sha }}" in r)
+    assert i_repro < i_gate
+    assert any("gh pr comment" in r and ".gate/report/gate.md" in r for r in runs)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "amss-bench gate $(if $(BASE),--base $(BASE))" in makefile
