@@ -5,6 +5,7 @@ single worker process (fits a 2-core machine next to other work). Not part of ``
     .venv/bin/python tests/mutation/run.py dsp aggregate    # some of them
     .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
     .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: only the survivors again
+    .venv/bin/python tests/mutation/run.py --show benchmark.dsp.x_pan__mutmut_3   # what a mutant changed
 
 mutmut works on a copy of the project in ``mutants/`` (git-ignored) and keeps its verdicts there, so a second run
 only tests new mutants; ``rm -rf mutants`` starts over. Per module this script narrows mutmut's configuration
@@ -93,15 +94,39 @@ def score(module: str) -> dict:
 
 
 def _forget_plain_copies(files: list[str]) -> None:
-    """mutmut copies the files it does not mutate into mutants/ with a new mtime, and later takes a copy newer than
-    its source for one it has already mutated: remove the plain copies of this module so that they get mutated."""
+    """mutmut copies the files it does not mutate into mutants/ (over an earlier module's mutated copy) with a new
+    mtime, and later takes a copy newer than its source for one it has already mutated: remove the plain copies of
+    this module so that they get mutated again (the verdicts stay in the .meta files)."""
     for pattern in files:
         for path in (ROOT / "mutants").glob(pattern):
-            if path.suffix == ".py" and not path.with_name(path.name + ".meta").exists():
+            if path.suffix == ".py" and "_mutmut_mutated" not in path.read_text():
                 path.unlink()
 
 
+def show(names: list[str]) -> None:
+    """Print the diff of each mutant, generated afresh from the source (mutants/ may hold a plain copy by now)."""
+    import io
+    import os
+
+    os.chdir(ROOT)
+    from mutmut.__main__ import write_all_mutants_to_file
+    from mutmut.mutation import diff_apply
+    import libcst as cst
+
+    for name in names:
+        module = name.rsplit(".", 1)[0]
+        path = Path(*module.split(".")).with_suffix(".py")
+        buf = io.StringIO()
+        write_all_mutants_to_file(out=buf, source=path.read_text(), filename=path)
+        diff_apply.read_mutants_module = lambda _p, code=buf.getvalue(): cst.parse_module(code)
+        print(f"# {name}")
+        print(diff_apply.get_diff_for_mutant(name, path=path))
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--show"]:
+        show(argv[1:])
+        return 0
     only_scores = "--scores" in argv
     rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
     names = [a for a in argv if not a.startswith("--")] or list(MODULES)
