@@ -248,7 +248,8 @@ def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
            "base": {"rev": rev, "commit": sha},
            "head": {"commit": head_commit, "dirty": dirty,
                     "what": f"working tree of {head_commit[:12]}" + (" (uncommitted changes)" if dirty else "")},
-           "could_not_compare": [], "results": {"mode": "not run"}, "golden": {"checked": False},
+           "could_not_compare": [], "golden": {"checked": False},
+           "results": {"mode": "not run" if opts.results else "skipped (--no-results)"},
            "speed": {"checked": False}, "plots_diff": None,
            "command": "amss-bench " + " ".join(shlex.quote(a) for a in opts.argv)}
 

@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from benchmark.gate.speed_cases import adam_step
 from models.training import bench
 
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
@@ -30,16 +31,7 @@ def test_bench_train_step_embedded(benchmark, name, layout):
     if layout == "channels_last":
         model.to(memory_format=torch.channels_last)
     x, y, cond = bench.make_batch(model, 8, 4032, torch.device("cpu"))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        loss = torch.nn.functional.mse_loss(model(x, cond), model.spec(y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
-
-    loss = benchmark.pedantic(step, rounds=3, iterations=1, warmup_rounds=1)
+    loss = benchmark.pedantic(adam_step(model, x, y, cond), rounds=3, iterations=1, warmup_rounds=1)
     assert math.isfinite(loss) and loss > 0  # loss == loss would let +-inf through
 
 
