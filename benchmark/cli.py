@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "benchmark.commands.silence",
     "benchmark.commands.numerics",
     "benchmark.commands.gate",
+    "benchmark.commands.leaderboard",  # after testset: it adds `testset export`
 )
 
 

@@ -1,0 +1,268 @@
+"""The leaderboard: one row per system — the thesis models and the baselines (from the committed aggregated results,
+``reports/<profile>/summary.json``) and every entry under ``submissions/`` (scored again by the suite) — written as
+``leaderboard.md`` and ``leaderboard.json`` (+ ``entries/<name>.json``, the full recomputed summary of each entry).
+
+Columns (thesis conventions, docs/evaluation.md): SDR of the four separation tasks and their AVG (museval v4,
+median over frames → median over tracks), the AVG in the global-SDR convention (MDX), and for the 21 edit tasks the
+RMSE-MFCC per source (mean over its 7 tasks, Table 5.3) and over all 21, the MAE over all 21, with the reference loss
+(the identity) beside them; 95 % bootstrap intervals over tracks.
+
+Rules: an average is shown only when every task it covers was scored — a system without some task is *incomplete*
+and shows which tasks it lacks, never a partial average. Ranks: 1 + the number of systems whose interval lies
+entirely on the better side (ties where intervals overlap); oracle systems and incomplete rows are not ranked. The
+interval of the 21-task means is the mean of the three per-source bounds (marked ≈; conservative: at least as wide
+as the bootstrap interval of the 21-task mean, which summary.json does not hold for the thesis systems).
+No dates or paths are written except each entry's own recorded provenance: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from benchmark.audio import write_json
+from benchmark.tasks import get_task
+
+BOARD_VERSION = 1
+BASELINES = ("identity", "oracle", "dsp-mixture")
+SDR_TARGETS = ("vocals", "drums", "bass", "other")
+EDIT_SOURCES = ("vocals", "drums", "bass")
+
+
+def _fmt(v, nd=2):
+    return "–" if v is None else f"{v:.{nd}f}"
+
+
+def _finite(v):
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
+    """Headline metrics of one label from a summary document (cells/groups)."""
+    cells = {(c["task_id"], c["metric"]): c for c in summary.get("cells", []) if c["label"] == label}
+    groups = {(g["kind"], g["group"], g["metric"]): g for g in summary.get("groups", []) if g["label"] == label}
+    sdr_tasks = [t for t in testset_tasks if get_task(t).kind == "sdr"]
+    edit = {s: [t for t in testset_tasks if get_task(t).kind == "mfcc" and get_task(t).source == s]
+            for s in EDIT_SOURCES}
+    have = {t for (t, _m) in cells}
+    row: dict = {"metrics": {}, "missing_tasks": sorted(set(testset_tasks) - have)}
+    m = row["metrics"]
+
+    def put(key, src, note=None):
+        if src is None:
+            m[key] = {"value": None, "ci": None, "note": note}
+        else:
+            ci = [src.get("ci_low"), src.get("ci_high")]
+            m[key] = {"value": src.get("value"), "ci": ci if all(_finite(x) for x in ci) else None,
+                      "note": None if _finite(src.get("value")) else
+                      "not finite (the oracle's SDR: +inf is stored as NaN by museval)"}
+
+    for tgt in SDR_TARGETS:
+        tid = next((t for t in sdr_tasks if get_task(t).museval_target == tgt), None)
+        put(f"SDR_{tgt}", cells.get((tid, "SDR")), "not evaluated")
+    sdr_missing = [t for t in sdr_tasks if t not in have]
+    for key, metric in (("SDR_AVG", "SDR"), ("gSDR_AVG", "global_SDR")):
+        g = groups.get(("sdr", "AVG", metric))
+        if sdr_missing or g is None or g.get("n_tasks") != len(sdr_tasks):
+            put(key, None, "incomplete: lacks " + ", ".join(sdr_missing or sdr_tasks))
+        else:
+            put(key, g)
+    for metric, prefix in (("mfcc_rmse", "RMSE_MFCC"), ("mae", "MAE")):
+        per = {}
+        for s in EDIT_SOURCES:
+            lack = [t for t in edit[s] if t not in have]
+            g = groups.get(("mfcc", s, metric))
+            if lack or g is None or g.get("n_tasks") != len(edit[s]):
+                per[s] = None
+                if prefix == "RMSE_MFCC":
+                    put(f"{prefix}_{s}", None, "incomplete: lacks " + ", ".join(lack or edit[s]))
+            else:
+                per[s] = g
+                if prefix == "RMSE_MFCC":
+                    put(f"{prefix}_{s}", g)
+        all_edit = [t for s in EDIT_SOURCES for t in edit[s]]
+        if any(per[s] is None for s in EDIT_SOURCES) or not all_edit:
+            lack = [t for t in all_edit if t not in have]
+            m[f"{prefix}_all"] = {"value": None, "ci": None,
+                                  "note": "incomplete: lacks " + (", ".join(lack) if lack else "the edit tasks")}
+        else:
+            vals = [per[s]["value"] for s in EDIT_SOURCES]
+            lows = [per[s].get("ci_low") for s in EDIT_SOURCES]
+            highs = [per[s].get("ci_high") for s in EDIT_SOURCES]
+            ci = ([sum(lows) / 3, sum(highs) / 3] if all(_finite(x) for x in lows + highs) else None)
+            m[f"{prefix}_all"] = {"value": sum(vals) / 3, "ci": ci, "ci_approx": True, "note": None}
+    return row
+
+
+def _rank(rows: list[dict], key: str, higher: bool) -> None:
+    pool = [r for r in rows if not r["oracle"] and _finite(r["metrics"][key]["value"]) and r["metrics"][key]["ci"]]
+    for r in rows:
+        r.setdefault("rank", {})[key] = None
+    for r in pool:
+        lo, hi = r["metrics"][key]["ci"]
+        better = sum(1 for o in pool if o is not r and (
+            o["metrics"][key]["ci"][0] > hi if higher else o["metrics"][key]["ci"][1] < lo))
+        r["rank"][key] = 1 + better
+    counts: dict = {}
+    for r in pool:
+        counts[r["rank"][key]] = counts.get(r["rank"][key], 0) + 1
+    for r in pool:
+        r.setdefault("tied", {})[key] = counts[r["rank"][key]] > 1
+
+
+def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | Path, profile: str) -> dict:
+    """Write ``out/leaderboard.md``, ``out/leaderboard.json`` and ``out/entries/<name>.json``; returns the JSON."""
+    out = Path(out)
+    thesis = json.loads(Path(summary_path).read_text())
+    tasks = testset.tasks()
+    rows = []
+    if thesis.get("testset", {}).get("manifest_hash") not in (None, testset.manifest_hash):
+        raise ValueError(f"{summary_path}: aggregated for test set {thesis['testset']['manifest_hash'][:12]}…, the "
+                         f"current one is {testset.manifest_hash[:12]}… (run the report stage first)")
+    for label in thesis.get("labels", []):
+        base = label in BASELINES
+        row = {"name": label, "type": "baseline" if base else "thesis model",
+               "how": "run by the suite (pipeline)", "oracle": label == "oracle", "extra_data": False,
+               "example": False, "profile": profile, "provenance": {"source": str(summary_path)}}
+        row.update(system_row(thesis, label, tasks))
+        rows.append(row)
+    for e in entries:
+        entry, meta = e["entry"], e["meta"]
+        row = {"name": entry["name"], "type": "submission",
+               "how": "recomputed from estimates" if entry["kind"] == "estimates" else "run by the suite (code)",
+               "oracle": bool(meta["oracle"]), "extra_data": meta["training_data"] == "extra",
+               "extra_data_which": meta.get("extra_data"), "example": bool(meta.get("example")),
+               "profile": profile, "authors": meta["authors"], "url": meta.get("url"),
+               "parameters": meta.get("parameters"), "licence": meta["licence"], "description": meta["description"],
+               "provenance": {k: entry.get(k) for k in ("submission_sha256", "suite", "testset", "accepted_at",
+                                                         "kind", "code")},
+               "history": len(entry.get("history", []))}
+        if "summary" in e:
+            row.update(system_row(e["summary"], entry["name"], tasks))
+            write_json(out / "entries" / f"{entry['name']}.json", e["summary"])
+        else:
+            row.update({"metrics": {}, "missing_tasks": tasks, "not_scored": e.get("problem")})
+        rows.append(row)
+    scored = [r for r in rows if r["metrics"]]
+    for key, higher in (("SDR_AVG", True), ("RMSE_MFCC_all", False)):
+        _rank(scored, key, higher)
+    for r in rows:
+        r.setdefault("rank", {"SDR_AVG": None, "RMSE_MFCC_all": None})
+    ident = next((r for r in rows if r["name"] == "identity"), None)
+    doc = {"leaderboard_version": BOARD_VERSION, "profile": profile,
+           "comparable_with_paper": profile == "paper",
+           "note": ("embedded profile: synthetic data and scaled-down models; not comparable with the thesis nor with "
+                    "the paper (real MUSDB18) leaderboard") if profile != "paper" else
+                   "paper profile: real MUSDB18 test set; separate from the embedded leaderboard",
+           "testset": {"manifest_hash": testset.manifest_hash, "n_tracks": len(testset.tracks()),
+                       "source": testset.source},
+           "sdr_backend": thesis.get("sdr_backend"),
+           "reference_loss": ({k: ident["metrics"].get(k) for k in ("RMSE_MFCC_vocals", "RMSE_MFCC_drums",
+                                                                     "RMSE_MFCC_bass", "RMSE_MFCC_all", "MAE_all")}
+                              if ident else None),
+           "rules": {"averages": "only over complete task sets; an entry lacking a task is incomplete, not averaged",
+                     "rank": "1 + systems whose 95 % interval lies entirely on the better side; ties where "
+                             "intervals overlap; oracle and incomplete rows unranked",
+                     "ci": "bootstrap over tracks (1000 resamples); the 21-task means: mean of the per-source "
+                           "bounds (approximate, conservative)"},
+           "entries": rows}
+    write_json(out / "leaderboard.json", doc)
+    (out / "leaderboard.md").write_text(markdown(doc))
+    keep = {f"{r['name']}.json" for r in rows if r["type"] == "submission" and r["metrics"]}
+    if (out / "entries").is_dir():
+        for p in (out / "entries").glob("*.json"):
+            if p.name not in keep:
+                p.unlink()
+    return doc
+
+
+def _cell(metric: dict | None, nd=2, ci=True) -> str:
+    if not metric:
+        return "–"
+    if metric["value"] is None or not _finite(metric["value"]):
+        return f"– ({metric['note']})" if metric.get("note") else "–"
+    s = _fmt(metric["value"], nd)
+    if ci and metric.get("ci"):
+        s += f" [{'≈' if metric.get('ci_approx') else ''}{_fmt(metric['ci'][0], nd)}, {_fmt(metric['ci'][1], nd)}]"
+    return s
+
+
+def _flags(r: dict) -> str:
+    f = [r["how"]]
+    if r["oracle"]:
+        f.append("oracle (reads the targets; unranked)")
+    if r["extra_data"]:
+        f.append(f"extra training data ({r.get('extra_data_which')})")
+    if r["example"]:
+        f.append("EXAMPLE entry")
+    if r.get("not_scored"):
+        f.append(f"not scored: {r['not_scored']}")
+    return "; ".join(f)
+
+
+def _rank_text(r, key):
+    k = r["rank"].get(key)
+    if k is None:
+        return "–"
+    return f"{k}{'=' if r.get('tied', {}).get(key) else ''}"
+
+
+def markdown(doc: dict) -> str:
+    rows = doc["entries"]
+    lines = [f"# Leaderboard ({doc['profile']} profile)", "", f"> {doc['note']}.", "",
+             f"Test set `{doc['testset']['manifest_hash']}` ({doc['testset']['n_tracks']} tracks, "
+             f"{doc['testset']['source']}); SDR back-end {', '.join(doc['sdr_backend'] or ['?'])}. Every number is "
+             "computed by the suite: submissions are scored again from their estimates or by running their code. "
+             "95 % bootstrap intervals over tracks in brackets; rank = 1 + the systems whose interval lies entirely "
+             "on the better side (`=`: tied); averages only over complete task sets (docs/leaderboard.md).", ""]
+
+    def order(key, higher):
+        def k(r):
+            v = r["metrics"].get(key, {}).get("value") if r["metrics"] else None
+            ok = _finite(v)
+            return (not ok, r["oracle"], -(v if ok else 0) if higher else (v if ok else 0), r["name"])
+        return sorted(rows, key=k)
+
+    lines += ["## Separation: SDR (dB, higher is better; museval v4 median convention, global SDR beside)", "",
+              "| rank | system | type | vocals | drums | bass | other | AVG [95 % CI] | global SDR AVG | flags |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in order("SDR_AVG", True):
+        m = r["metrics"]
+        lines.append(f"| {_rank_text(r, 'SDR_AVG')} | {r['name']} | {r['type']} | "
+                     + " | ".join(_cell(m.get(f"SDR_{t}"), ci=False) for t in SDR_TARGETS)
+                     + f" | {_cell(m.get('SDR_AVG'))} | {_cell(m.get('gSDR_AVG'))} | {_flags(r)} |")
+    ref = doc.get("reference_loss") or {}
+    lines += ["", "## Manipulation: RMSE-MFCC and MAE of the 21 edit tasks (lower is better)", "",
+              "Reference loss (the input unchanged = `identity`, protocol §3.2): RMSE-MFCC "
+              + ", ".join(f"{s} {_cell(ref.get(f'RMSE_MFCC_{s}'), ci=False)}" for s in EDIT_SOURCES)
+              + f", all 21 {_cell(ref.get('RMSE_MFCC_all'), ci=False)}; MAE all 21 "
+              + f"{_cell(ref.get('MAE_all'), 4, ci=False)}.", "",
+              "| rank | system | type | RMSE-MFCC vocals | drums | bass | all 21 [≈95 % CI] | MAE all 21 | flags |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in order("RMSE_MFCC_all", False):
+        m = r["metrics"]
+        lines.append(f"| {_rank_text(r, 'RMSE_MFCC_all')} | {r['name']} | {r['type']} | "
+                     + " | ".join(_cell(m.get(f"RMSE_MFCC_{s}"), ci=False) for s in EDIT_SOURCES)
+                     + f" | {_cell(m.get('RMSE_MFCC_all'))} | {_cell(m.get('MAE_all'), 4, ci=False)} | {_flags(r)} |")
+    subs = [r for r in rows if r["type"] == "submission"]
+    lines += ["", "## Submitted entries: provenance (recorded once, when the entry was accepted)", ""]
+    if not subs:
+        lines.append("No submissions yet (docs/leaderboard.md says how to submit).")
+    else:
+        lines += ["| entry | authors | kind | parameters | training data | submission sha256 | suite commit | "
+                  "accepted | licence | url |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in subs:
+            p = r["provenance"]
+            commit = (p.get("suite") or {}).get("git_commit") or "?"
+            lines.append(f"| {r['name']}{' (example)' if r['example'] else ''} | {', '.join(r['authors'])} | "
+                         f"{r['how']} | {r['parameters'] if r['parameters'] is not None else '–'} | "
+                         f"{('extra: ' + str(r['extra_data_which'])) if r['extra_data'] else 'no extra data'} | "
+                         f"`{p['submission_sha256'][:16]}` | `{commit[:12]}` | {p['accepted_at']} | {r['licence']} | "
+                         f"{r['url'] or '–'} |")
+    incomplete = [r for r in rows if r["metrics"] and r["missing_tasks"]]
+    if incomplete:
+        lines += ["", "## Incomplete systems (never averaged over missing tasks)", ""]
+        for r in incomplete:
+            lines.append(f"* {r['name']}: lacks {len(r['missing_tasks'])} task(s): {', '.join(r['missing_tasks'])}")
+    return "\n".join(lines) + "\n"
