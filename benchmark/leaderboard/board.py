@@ -181,7 +181,12 @@ def _cell(metric: dict | None, nd=2, ci=True) -> str:
     if not metric:
         return "–"
     if metric["value"] is None or not _finite(metric["value"]):
-        return f"– ({metric['note']})" if metric.get("note") else "–"
+        note = metric.get("note") or ""
+        if note.startswith("incomplete"):
+            return "incomplete"
+        if note.startswith("not finite"):
+            return "n/a (+inf)"
+        return "–"
     s = _fmt(metric["value"], nd)
     if ci and metric.get("ci"):
         s += f" [{'≈' if metric.get('ci_approx') else ''}{_fmt(metric['ci'][0], nd)}, {_fmt(metric['ci'][1], nd)}]"
@@ -260,6 +265,10 @@ def markdown(doc: dict) -> str:
                          f"{('extra: ' + str(r['extra_data_which'])) if r['extra_data'] else 'no extra data'} | "
                          f"`{p['submission_sha256'][:16]}` | `{commit[:12]}` | {p['accepted_at']} | {r['licence']} | "
                          f"{r['url'] or '–'} |")
+    lines += ["", "`incomplete`: the system lacks tasks of the average (listed below; never averaged over what is "
+              "there). `n/a (+inf)`: the estimate equals the reference in every frame, which museval stores as NaN "
+              "(the oracle). Two systems with equal numbers can have slightly different intervals: the bootstrap "
+              "draws its resampled tracks per system name (docs/evaluation.md)."]
     incomplete = [r for r in rows if r["metrics"] and r["missing_tasks"]]
     if incomplete:
         lines += ["", "## Incomplete systems (never averaged over missing tasks)", ""]

@@ -195,8 +195,10 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
     if meta is None:
         raise SubmissionError(str(meta_path), problems)
     tids = task_ids(testset, meta["tasks"])
+    created = not submissions.exists()
     submissions.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".incoming-{meta['name']}.", dir=submissions))
+    accepted = False
     try:
         entry_kind = "estimates" if estimates is not None else "code"
         code_info = None
@@ -219,9 +221,14 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
         else:
             if problems:
                 raise SubmissionError(system, problems)
-            sysobj = CodeSystem(system, meta["name"], search_path=system_path,
-                                time_limit_s_per_track=cfg["code"]["time_limit_s_per_track"],
-                                memory_limit_mb=cfg["code"]["memory_limit_mb"])
+            from baselines.base import SystemConfigError
+
+            try:
+                sysobj = CodeSystem(system, meta["name"], search_path=system_path,
+                                    time_limit_s_per_track=cfg["code"]["time_limit_s_per_track"],
+                                    memory_limit_mb=cfg["code"]["memory_limit_mb"])
+            except SystemConfigError as err:
+                raise SubmissionError(system, [str(err)]) from None
             code_info = dict(sysobj.info)
             workers = 1
         try:
@@ -282,10 +289,13 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(work, dest)
+        accepted = True
         return dest
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+        if created and not accepted:
+            shutil.rmtree(submissions, ignore_errors=True)
 
 
 def _module_root(spec: str, search_path) -> Path:

@@ -156,7 +156,7 @@ def _zip(path: Path, dest: Path, limits: Limits, task_ids) -> None:
             mode = (i.external_attr >> 16) & 0xFFFF
             if stat.S_ISLNK(mode):
                 problems.append(f"{where}: member {i.filename!r}: symbolic link (refused)")
-            elif mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            elif stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # 0: no type recorded
                 problems.append(f"{where}: member {i.filename!r}: not a regular file (device, FIFO or socket; refused)")
             elif i.flag_bits & 0x1:
                 problems.append(f"{where}: member {i.filename!r}: encrypted (refused)")

@@ -46,6 +46,10 @@ def problems(doc, where: str | Path) -> list[str]:
             missing = [k for k in e.validator_value if k not in doc]
             out.extend(f"{where}: field '{k}': required field missing" for k in missing)
             continue
+        if e.validator == "not" and isinstance(e.validator_value, dict) and e.validator_value.get("required"):
+            for k in e.validator_value["required"]:
+                out.append(f"{where}: field '{k}': not allowed here (only with training_data: extra)")
+            continue
         field = path or "(top level)"
         desc = (schema()["properties"].get(path.split(".")[0], {}) or {}).get("description")
         out.append(f"{where}: field '{field}': {e.message}" + (f" ({desc})" if desc and e.validator != "not" else ""))
