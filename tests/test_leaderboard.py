@@ -568,3 +568,32 @@ def test_example_entry_and_stage():
     assert "amss-bench leaderboard build" in stage["cmd"] and "reports/${profile}/summary.json" in stage["deps"]
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["leaderboard"]["code"]["time_limit_s_per_track"] > 0
+
+
+def test_memory_limit_enforced(ts, tmp_path, code_dir):
+    (code_dir / "lb_hog.py").write_text(
+        "import numpy as np\n\n\nclass Hog:\n    def estimate(self, task, pair, *, track=None):\n"
+        "        self.keep = np.ones((4 << 30) // 8)\n        return pair.input\n\n\ndef make():\n    return Hog()\n")
+    params = {**PARAMS, "leaderboard": {"code": {"time_limit_s_per_track": 120, "memory_limit_mb": 2048}}}
+    err = refused(ts, tmp_path, match="the memory limit was reached", params=params, meta_path=meta(ts, tmp_path),
+                  system="lb_hog:make", system_path=code_dir)
+    assert all("MemoryError" in p for p in err.problems)
+
+
+def test_example_script_writes_the_identity_estimates(ts, exported, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_estimates", REPO / "docs" / "examples" / "make_estimates.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(exported), str(tmp_path / "est"), "--system", "identity"]) == 0
+    for e in ts.entries:
+        x, _ = sf.read(str(tmp_path / "est" / e.task_id / f"{e.track}.wav"), dtype="float32", always_2d=True)
+        assert array_sha256(x) == e.input_sha256
+    assert not est_problems(tmp_path / "est", ts)
+
+
+def est_problems(folder, ts):
+    from benchmark.leaderboard.estimates import check_folder
+
+    return check_folder(folder, ts, ts.tasks())
