@@ -597,3 +597,37 @@ def est_problems(folder, ts):
     from benchmark.leaderboard.estimates import check_folder
 
     return check_folder(folder, ts, ts.tasks())
+
+
+def test_cli_submit_and_build(ts, exported, tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark import results as res
+    from benchmark.aggregate import aggregate_results, summary_document
+    from benchmark.audio import write_json
+    from benchmark.evaluate import evaluate
+    from baselines import get_system
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "embedded", **PARAMS}))
+    folder = estimates(exported, tmp_path / "est")
+    common = ["--testset", str(ts.path.parent), "--submissions", str(tmp_path / "subs"), "--params",
+              str(tmp_path / "params.yaml")]
+    bad = meta(ts, tmp_path, manifest_hash="f" * 64)
+    assert main(["leaderboard", "submit", "--estimates", str(folder), "--meta", str(bad), *common]) == 2
+    err = capsys.readouterr()
+    assert "amss-bench: error:" in err.err and "is not the current test set's" in err.err and err.out == ""
+    assert not (tmp_path / "subs").exists()
+    assert main(["leaderboard", "submit", "--estimates", str(folder), "--meta", str(meta(ts, tmp_path)),
+                 *common]) == 0
+    assert "accepted my-model" in capsys.readouterr().out
+    evaluate(get_system("oracle"), ts, tmp_path / "base", tasks="sdr", backend="sdr-only", progress=False,
+             summary=False)
+    docs = res.load_results(tmp_path / "base")
+    write_json(tmp_path / "summary.json", summary_document(aggregate_results(docs, ts), testset=ts, results=docs))
+    assert main(["leaderboard", "build", *common, "--summary", str(tmp_path / "summary.json"), "--out",
+                 str(tmp_path / "board")]) == 0
+    md = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| 1 | my-model | submission |" in md and "oracle (reads the targets; unranked)" in md
+    assert "my-model: lacks 21 task(s)" in md  # tasks: sdr → the edit averages are incomplete, not averaged
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    row = next(r for r in doc["entries"] if r["name"] == "my-model")
+    assert row["metrics"]["RMSE_MFCC_all"]["value"] is None and row["rank"]["RMSE_MFCC_all"] is None

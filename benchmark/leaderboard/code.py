@@ -102,6 +102,7 @@ def _worker(conn, target: str, search_path: str | None, memory_mb: int | None) -
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(k, "1")
+        sys.dont_write_bytecode = True  # no __pycache__ in an entry's folder (a DVC dependency)
         if search_path:
             sys.path.insert(0, search_path)
         import importlib
