@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: directly; mutmut then runs, per mutant, only the tests that reached the mutated function.
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "tasks": (["benchmark/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
-    "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_protocol_tables.py"]),
+    "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_dsp_contracts.py", "tests/test_protocol_tables.py"]),
     "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_protocol_tables.py"]),
     "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
     "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
@@ -113,12 +113,15 @@ def show(names: list[str]) -> None:
     from mutmut.mutation import diff_apply
     import libcst as cst
 
+    parsed: dict[Path, object] = {}
     for name in names:
         module = name.rsplit(".", 1)[0]
         path = Path(*module.split(".")).with_suffix(".py")
-        buf = io.StringIO()
-        write_all_mutants_to_file(out=buf, source=path.read_text(), filename=path)
-        diff_apply.read_mutants_module = lambda _p, code=buf.getvalue(): cst.parse_module(code)
+        if path not in parsed:
+            buf = io.StringIO()
+            write_all_mutants_to_file(out=buf, source=path.read_text(), filename=path)
+            parsed[path] = cst.parse_module(buf.getvalue())
+        diff_apply.read_mutants_module = lambda _p, tree=parsed[path]: tree
         print(f"# {name}")
         print(diff_apply.get_diff_for_mutant(name, path=path))
 
