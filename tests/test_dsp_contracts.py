@@ -31,6 +31,13 @@ def test_sox_pipe_keeps_every_dtype_and_channel_count(dtype, channels):
     np.testing.assert_allclose(y, x, rtol=0, atol=1 if dtype is np.int16 else 1e-7)  # SoX works in 32-bit ints
 
 
+def test_sox_filters_each_of_three_channels_on_its_own():
+    """A filter keeps state per channel: a wrong channel count on the pipe would interleave them."""
+    x = np.random.default_rng(3).uniform(-0.2, 0.2, size=(3000, 3)).astype(np.float32)
+    y, _ = dsp.sox_effect(x, dsp.biquad_args("lowpass", 344))
+    np.testing.assert_allclose(y, dsp.biquad_scipy(x, "lowpass", 344), rtol=0, atol=1e-6)
+
+
 def test_encodings_and_their_refusal():
     assert [dsp._dtype_encoding(np.dtype(t)) for t in (np.float32, np.float64, np.int16)] == ["f32", "f64", "s16"]
     with pytest.raises(TypeError) as err:
