@@ -431,3 +431,30 @@ def test_ci_workflow_runs_the_local_commands():
     assert any("gh pr comment" in r and ".gate/report/gate.md" in r for r in runs)
     makefile = (ROOT / "Makefile").read_text()
     assert "amss-bench gate $(if $(BASE),--base $(BASE))" in makefile
+
+
+def test_golden_catches_a_batchnorm_order_bug(monkeypatch):
+    """ReLU before BatchNorm instead of after: invisible in eval mode at initialisation (BatchNorm is the identity
+    there), caught by the batch-statistics pass."""
+    import torch
+
+    from models import registry
+
+    rec = golden.fingerprint("u7-dme", "embedded")
+    create = registry.create
+
+    def planted(*a, **kw):
+        m = create(*a, **kw)
+        for mod in m.modules():
+            kids = list(mod.children()) if isinstance(mod, torch.nn.Sequential) else []
+            for i in range(len(kids) - 1):
+                if isinstance(kids[i], torch.nn.BatchNorm2d) and isinstance(kids[i + 1], torch.nn.ReLU):
+                    mod[i], mod[i + 1] = kids[i + 1], kids[i]
+                    return m
+        raise AssertionError("no BatchNorm2d → ReLU pair to plant the bug in")
+
+    monkeypatch.setattr(registry, "create", planted)
+    changed = golden.compare_one("u7-dme@embedded", rec, golden.fingerprint("u7-dme", "embedded"))
+    assert changed is not None
+    assert any(r.startswith("batch-statistics output moved") for r in changed.reasons), changed.reasons
+    assert not any(r.startswith("eval-mode output moved") for r in changed.reasons)   # why the second pass exists

@@ -212,9 +212,14 @@ def golden_section(root: Path, sha: str, strict: bool, progress=None) -> dict:
         declared, note = [], f"base has no {GOLDEN_FILE}"
     else:
         base_doc = _json(base_text, f"{GOLDEN_FILE} at {sha[:12]}")
-        declared = golden.compare(base_doc.get("models", {}), recorded["models"]) + golden.compare_training(
-            base_doc.get("training", {}), recorded["training"], strict=True)
-        note = ""
+        if base_doc.get("golden_version") != recorded["golden_version"]:
+            declared = []
+            note = (f"the base's {GOLDEN_FILE} has format version {base_doc.get('golden_version')}, the head's "
+                    f"{recorded['golden_version']}: every fingerprint was re-recorded (not compared with the base)")
+        else:
+            declared = golden.compare(base_doc.get("models", {}), recorded["models"]) + golden.compare_training(
+                base_doc.get("training", {}), recorded["training"], strict=True)
+            note = ""
     return {"checked": True, "n_models": len(now), "n_training": len(now_train), "strict_training": strict,
             "undeclared": [c.as_dict() for c in undeclared], "declared": [c.as_dict() for c in declared],
             "note": note, "fails": bool(undeclared)}

@@ -90,6 +90,8 @@ def markdown(doc: dict) -> str:
         if gold["declared"]:
             out += [f"Golden vectors updated in this change (declared): "
                     f"{', '.join('`' + m['model'] + '`' for m in gold['declared'])}", ""]
+        if gold.get("note"):
+            out += [f"Note: {gold['note']}.", ""]
         if not gold["undeclared"] and not gold["declared"]:
             out += [f"All {gold['n_models']} model fingerprints and {gold['n_training']} training fingerprints "
                     "unchanged.", ""]
