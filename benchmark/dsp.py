@@ -95,7 +95,9 @@ def sox_effect(x: np.ndarray, effect: tuple[str, ...] | list[str]) -> tuple[np.n
     y = np.frombuffer(out, dtype=x.dtype).reshape(-1, x.shape[1])
     if y.shape != x.shape:
         raise SoxError(f"SoX returned {y.shape[0]} frames for {x.shape[0]} input frames ({' '.join(cmd)})")
-    clipped = int(np.count_nonzero(np.abs(x) > 1)) + int(np.count_nonzero(np.abs(y) >= 1))
+    full = 1 if x.dtype.kind == "f" else int(np.iinfo(x.dtype).max)   # full scale of the sample format
+    mag = (lambda a: np.abs(a)) if x.dtype.kind == "f" else (lambda a: np.abs(a.astype(np.int64)))
+    clipped = int(np.count_nonzero(mag(x) > full)) + int(np.count_nonzero(mag(y) >= full))
     return y.copy(), clipped
 
 

@@ -124,7 +124,7 @@ def read_result(path: str | Path, *, check: bool = True) -> dict:
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ResultValidationError(f"{path}: not valid JSON ({err})") from None
     if check:
         validate(doc, path)

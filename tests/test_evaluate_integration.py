@@ -362,12 +362,7 @@ CORRUPTIONS = {
 }
 
 
-@pytest.mark.parametrize("what", [
-    pytest.param(w, marks=pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason=(
-        "bug: benchmark/results.py read_result catches only json.JSONDecodeError; a result file that is not UTF-8 "
-        "raises UnicodeDecodeError out of evaluate.unit_done, so resuming stops (CLI exit 2) instead of "
-        "recomputing the unit"))) if w == "invalid UTF-8" else w
-    for w in CORRUPTIONS])
+@pytest.mark.parametrize("what", list(CORRUPTIONS))
 def test_resume_recomputes_a_corrupt_result_file(testset, tmp_path, what):
     want = _reference_run(testset, tmp_path / "ref")
     out = tmp_path / "out"
