@@ -65,7 +65,24 @@ def markdown(doc: dict) -> str:
             out.append(f"- retrained (checkpoint or fingerprint changed): {', '.join(res['retrained'])}")
         if res["document"] or res["systems_missing"] or res["systems_new"] or res["retrained"]:
             out.append("")
-        failing = [c for c in res["cells"] if c["fails"]]
+        order = {"moved": 0, "missing": 1, "regressed": 2}
+        failing = sorted((c for c in res["cells"] if c["fails"]), key=lambda c: (order[c["status"]], c["key"]))
+        moved = {}
+        for c in failing:
+            if c["status"] == "moved":
+                moved.setdefault(c["system"], set()).add(c["metric"])
+        for system, metrics in sorted(moved.items()):
+            n = sum(1 for c in failing if c["status"] == "moved" and c["system"] == system)
+            out.append(f"- **measuring stick moved**: baseline `{system}` changed on {', '.join(sorted(metrics))} "
+                       f"({n} cells) — the metric, the DSP or the test set changed, not a model")
+        regressed = {}
+        for c in failing:
+            if c["status"] == "regressed":
+                regressed[c["system"]] = regressed.get(c["system"], 0) + 1
+        if regressed:
+            out.append("- regressed: " + ", ".join(f"`{k}` ({v} cells)" for k, v in sorted(regressed.items())))
+        if moved or regressed:
+            out.append("")
         declared = [c for c in res["cells"] if c.get("declared")]
         changed = [c for c in res["cells"] if not c["fails"] and not c.get("declared")
                    and c["status"] in ("improved", "within tolerance", "new", "redefined")]
