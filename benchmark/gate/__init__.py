@@ -147,7 +147,7 @@ def stale_stages(root: Path) -> list[str]:
 def machine_reproduces_numerics(root: Path) -> tuple[bool, str]:
     """Whether this machine's numeric paths hash like the reference machine's (the committed probe)."""
     from benchmark import numerics
-    from benchmark.commands.numerics import probe
+    from benchmark.numerics_probe import probe
 
     golden_path = root / PROBE_FILE
     if not golden_path.is_file():
