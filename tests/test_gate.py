@@ -316,7 +316,9 @@ def test_speed_cases_run_against_this_tree(tmp_path):
     work = tmp_path / "w"
     work.mkdir()
     case_file = work / "test_gate_speed_cases.py"
-    case_file.write_text(speed.CASES_FILE.read_text().replace("ROUNDS = 3", "ROUNDS = 1")
+    text = speed.CASES_FILE.read_text()
+    assert "ROUNDS = 7" in text and "BSS_SECONDS = 150.0" in text
+    case_file.write_text(text.replace("ROUNDS = 7", "ROUNDS = 1")
                          .replace("BSS_SECONDS = 150.0", "BSS_SECONDS = 5.0"))
     times, errors = speed.run_side(ROOT, case_file, work / "out.json", select="u7-dme or bss or lowpass")
     assert not errors, errors

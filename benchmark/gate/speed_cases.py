@@ -15,7 +15,7 @@ SR = 44100
 BSS_SECONDS = 150.0           # "a multi-minute track": 2.5 min, 4 stereo targets
 FAMILIES = ("u7-dme", "cunet-gpocm-lasaft", "amss-net")   # dedicated, conditioned, AMSS
 PAIR_TASKS = ("lowpass-drums", "pan-left-vocals", "dereverb-bass", "volume-up-bass")
-ROUNDS = 3                    # measured rounds per case in one pytest run (after one warm-up)
+ROUNDS = 7                    # measured rounds per case in one pytest run (after one warm-up): medians of 7
 
 
 def adam_step(model, x, y, cond, lr: float = 1e-3):
