@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -19,9 +18,7 @@ def _update_golden(args) -> int:
         print(f"amss-bench gate: {err}", file=sys.stderr)
         return 2
     path = root / GOLDEN_FILE
-    models = golden.compute(progress=lambda n, p: log.info("golden: %s@%s", n, p))
-    with tempfile.TemporaryDirectory(prefix="amss-gate-train-") as tmp:
-        training = golden.compute_training(Path(tmp), progress=lambda n, s: log.info("golden: training %s/%s", n, s))
+    models, training = golden.compute_all(progress=lambda *what: log.info("golden: %s", " ".join(what)))
     changes = []
     if path.is_file():
         try:

@@ -15,9 +15,11 @@ names the cells, models or cases), or 2 (could not compare: the reason is printe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -123,7 +125,7 @@ class Worktree:
 def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("dvc")
     cmd = [str(exe) if exe.exists() else "dvc", *args]
-    env = dict(__import__("os").environ)
+    env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(root)
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
@@ -197,14 +199,10 @@ def results_section(root: Path, sha: str, params: dict, opts: Options, base_tree
 
 
 def golden_section(root: Path, sha: str, strict: bool, progress=None) -> dict:
-    import tempfile
-
     from benchmark.gate import golden
 
     recorded = golden.load(root / GOLDEN_FILE)
-    now = golden.compute(progress=progress)
-    with tempfile.TemporaryDirectory(prefix="amss-gate-train-") as tmp:
-        now_train = golden.compute_training(Path(tmp), progress=progress)
+    now, now_train = golden.compute_all(progress=progress)
     undeclared = golden.compare(recorded["models"], now) + golden.compare_training(recorded["training"], now_train,
                                                                                     strict=strict)
     base_text = show(root, sha, GOLDEN_FILE)
@@ -242,6 +240,7 @@ def speed_section(root: Path, base_tree: Path, params: dict, opts: Options, prog
 # ---------------------------------------------------------------------------------------------------------- run
 def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
     from benchmark import params as P
+    from benchmark.audio import atomic_write
     from benchmark.gate import report
 
     root = repo_root(cwd or Path.cwd())
@@ -266,10 +265,9 @@ def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
         if stale:
             doc["could_not_compare"].append(f"head results are stale (dvc status: {', '.join(stale[:8])}"
                                             f"{' …' if len(stale) > 8 else ''}): run `make repro` first")
-    need_tree = opts.speed or opts.recompute_base
-    tree_ctx = Worktree(root, sha, keep=opts.keep_worktree) if need_tree else None
-    base_tree = tree_ctx.__enter__() if tree_ctx else None
-    try:
+    with contextlib.ExitStack() as stack:
+        need_tree = opts.speed or opts.recompute_base
+        base_tree = stack.enter_context(Worktree(root, sha, keep=opts.keep_worktree)) if need_tree else None
         if opts.recompute_base:
             log.info("gate: recomputing the base's results in %s (dvc repro)", base_tree)
             if _dvc(base_tree, "remote", "list", check=False).stdout.strip():
@@ -294,9 +292,6 @@ def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
             out_plots = Path(opts.out) / "plots"
             proc = _dvc(root, "plots", "diff", sha, "-o", str(out_plots.resolve()), check=False)
             doc["plots_diff"] = str(out_plots / "index.html") if proc.returncode == 0 else None
-    finally:
-        if tree_ctx:
-            tree_ctx.__exit__(None, None, None)
 
     failing = [part for part in ("results", "golden", "speed") if doc[part].get("fails")]
     if failing:
@@ -323,8 +318,7 @@ def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("gate.json", json.dumps(doc, indent=1, sort_keys=True) + "\n"),
                        ("gate.md", report.markdown(doc))):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out / name)
+        with atomic_write(out / name, "w") as fh:
+            fh.write(text)
     doc["_out"] = str(out)
     return code, doc

@@ -155,11 +155,11 @@ def document(models: dict, training: dict | None = None) -> dict:
 
 
 def write(path: str | Path, models: dict, training: dict | None = None) -> Path:
+    from benchmark.audio import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document(models, training), indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    with atomic_write(path, "w") as fh:
+        fh.write(json.dumps(document(models, training), indent=1, sort_keys=True) + "\n")
     return path
 
 
@@ -207,9 +207,8 @@ def compare_one(key: str, old: dict, new: dict, rtol: float = OUTPUT_RTOL) -> Mo
         if old[field] != new[field]:
             reasons.append(f"{field} {old[field]} → {new[field]}")
             comparable = False
-    for mode, prefix, tol in (("eval-mode", "", rtol), ("batch-statistics", "train_", max(rtol, TRAIN_OUTPUT_RTOL))):
-        if not comparable:
-            break
+    passes = (("eval-mode", "", rtol), ("batch-statistics", "train_", max(rtol, TRAIN_OUTPUT_RTOL)))
+    for mode, prefix, tol in passes if comparable else ():
         rms_old = [v for row in old[prefix + "rms"] for v in row]
         rms_new = [v for row in new[prefix + "rms"] for v in row]
         scale = max(math.sqrt(sum(v * v for v in rms_old) / max(len(rms_old), 1)), 1e-12)
@@ -297,6 +296,15 @@ def compute_training(where: Path, progress=None) -> dict:
         if progress:
             progress(name, stem or "all")
     return out
+
+
+def compute_all(progress=None) -> tuple[dict, dict]:
+    """(model fingerprints, training fingerprints), the training runs in a temporary folder."""
+    import tempfile
+
+    models = compute(progress=progress)
+    with tempfile.TemporaryDirectory(prefix="amss-gate-train-") as tmp:
+        return models, compute_training(Path(tmp), progress=progress)
 
 
 def compare_training(old: dict, new: dict, *, strict: bool) -> list[ModelChange]:

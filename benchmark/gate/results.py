@@ -144,8 +144,8 @@ def _cells_of(doc: dict, what: str) -> dict[str, dict]:
         out[key] = dict(entry, _group=False, _where=entry["task_id"])
     for entry in doc.get("groups", []):
         key = f"{entry['label']}/{entry['group']}/{entry['metric']}"
-        if entry["family"] == "rmse_mfcc":   # per-source mean rows of the RMSE-MFCC table share names with
-            key = f"{entry['label']}/mean-{entry['group']}/{entry['metric']}"  # nothing, but keep them apart
+        if entry["family"] == "rmse_mfcc":   # the RMSE-MFCC table's per-source mean rows read "mean-<source>"
+            key = f"{entry['label']}/mean-{entry['group']}/{entry['metric']}"
         out[key] = dict(entry, _group=True, _where=key.split("/")[1])
     if not out:
         raise CompareError(f"{what}: no cells (expected 'cells'/'groups' of a summary.json from `amss-bench report`)")
