@@ -460,3 +460,28 @@ def test_golden_catches_a_batchnorm_order_bug(monkeypatch):
     assert changed is not None
     assert any(r.startswith("batch-statistics output moved") for r in changed.reasons), changed.reasons
     assert not any(r.startswith("eval-mode output moved") for r in changed.reasons)   # why the second pass exists
+
+
+def test_bad_speed_settings_exit_2_and_leave_no_worktree(repo):
+    proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "-q", "gate", "--base", "HEAD", "--no-golden",
+                           "--no-results", "--threshold", "1.0", "--out", str(repo / "out")], cwd=repo,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and "threshold > 1" in proc.stderr
+    assert not list((repo / ".gate").glob("base-*"))
+
+
+def test_update_golden_rewrites_the_file_and_names_the_changes(repo, monkeypatch, capsys):
+    """`amss-bench gate --update-golden` (fingerprints stubbed: the real ones are tests/test_golden_vectors.py's)."""
+    from benchmark import cli
+    from benchmark.gate import GOLDEN_FILE
+
+    rec = {"params": 1, "layout_sha256": "x", "param_sums": [1.0, 1.0], "queries": [], "input_samples": 4,
+           "shape": [1, 2, 4], "rms": [[1.0, 1.0]], "samples": [0.5], "train_rms": [[1.0, 1.0]], "train_samples": [0.5]}
+    golden.write(repo / GOLDEN_FILE, {"m@embedded": rec}, {})
+    moved = dict(rec, samples=[0.9])
+    monkeypatch.setattr(golden, "compute_all", lambda progress=None: ({"m@embedded": moved, "n@paper": rec}, {}))
+    monkeypatch.chdir(repo)
+    assert cli.main(["-q", "gate", "--update-golden"]) == 0
+    out = capsys.readouterr().out
+    assert "2 changed: m@embedded, n@paper" in out
+    assert golden.load(repo / GOLDEN_FILE)["models"] == {"m@embedded": moved, "n@paper": rec}
