@@ -1,4 +1,5 @@
-"""``amss-bench models list [--json]`` and
+"""``amss-bench models list [--json]``,
+``amss-bench models import --from {ismir2020,lasaft} --checkpoint FILE.ckpt --model NAME -o model.pt`` and
 ``amss-bench manipulate IN.wav "QUERY" --model NAME [--checkpoint PATH] -o OUT.wav``."""
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ def _list(args) -> int:
     if bad:
         print(f"WARNING: parameter count differs from the published count for {', '.join(bad)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _import(args) -> int:
+    from models import checkpoint, reference_import
+    from models.checkpoint import CheckpointError
+
+    try:
+        model, meta = reference_import.import_checkpoint(args.checkpoint, args.origin, args.model)
+    except KeyError as err:  # unknown registry name
+        return fail(str(err).strip("'\""))
+    except (CheckpointError, ValueError) as err:
+        return fail(str(err))
+    checkpoint.save(model, args.output, meta)
+    print(f"{args.output}: {model.info.name} ({model.num_parameters():,} parameters) from {args.origin} checkpoint "
+          f"{args.checkpoint} (sha256 {meta['source_sha256'][:12]}…, {len(model.state_dict())} tensors mapped)",
+          file=sys.stderr)
     return 0
 
 
@@ -134,6 +152,16 @@ def register(subparsers) -> None:
     q = s.add_parser("list", help="name, family, thesis table/row, parameter count, published count")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.set_defaults(func=_list)
+    i = s.add_parser("import", help="convert a reference code base's Lightning checkpoint (.ckpt) into ours")
+    i.add_argument("--from", dest="origin", required=True, choices=("ismir2020", "lasaft"),
+                   help="ismir2020: ws-choi/ISMIR2020_U_Nets_SVS (chapter-3 U-Nets); "
+                        "lasaft: ws-choi/Conditioned-Source-Separation-LaSAFT (chapter-4 CUNets, lasaft_large_20xx)")
+    i.add_argument("--checkpoint", required=True, metavar="FILE.ckpt", help="the reference checkpoint (read with "
+                   "torch.load(weights_only=True): nothing in it is executed)")
+    i.add_argument("--model", required=True, help="our registry name it holds, e.g. u7-dcse or lasaft-gpocm-net12 "
+                   "(suffix @embedded for the scaled-down profile)")
+    i.add_argument("-o", "--output", required=True, metavar="model.pt", help="checkpoint to write (models.checkpoint)")
+    i.set_defaults(func=_import)
 
     m = subparsers.add_parser("manipulate", help="apply an AML query to a WAV file with a model")
     m.add_argument("input", metavar="IN.wav", help="stereo 44.1 kHz WAV")
