@@ -349,5 +349,8 @@ def import_checkpoint(path, origin: str, name: str):
         "reference_global_step": _plain(payload.get("global_step")),
         "reference_lightning_version": _plain(payload.get("pytorch-lightning_version")),
     }
+    seed = hp.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        meta["seed"] = seed  # the training seed, as our trainer records it (evaluate names the system with it)
     json.dumps(meta)  # fail here, not in checkpoint.save, if anything is not JSON-safe
     return model.eval(), meta

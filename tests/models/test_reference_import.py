@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import pytest
 import reference_nets as ref
+import soundfile as sf
 import torch
 from torch import nn
 
@@ -374,7 +376,7 @@ def test_not_a_lightning_checkpoint(tmp_path):
 def test_cli_import_writes_loadable_checkpoint(tmp_path, capsys):
     frame, hp = reference_for("cunet-gpocm-lasaft")
     state = ref.fill_seeded(frame, 7)
-    src = write_ckpt(tmp_path / "lasaft.ckpt", state, hp)
+    src = write_ckpt(tmp_path / "lasaft.ckpt", state, dict(hp, seed=2020))
     out = tmp_path / "model.pt"
     rc = cli.main(["models", "import", "--from", "lasaft", "--checkpoint", str(src), "--model",
                    "cunet-gpocm-lasaft@embedded", "-o", str(out)])
@@ -384,9 +386,18 @@ def test_cli_import_writes_loadable_checkpoint(tmp_path, capsys):
     assert loaded.info.name == "cunet-gpocm-lasaft@embedded"
     meta = loaded.checkpoint_metadata
     assert meta["source_sha256"] == reference_import.sha256(src) and meta["imported_from"] == "lasaft"
-    assert meta["reference_hyper_parameters"]["model"] == "CUNET_TFC_GPoCM_LaSAFT"
+    assert meta["reference_hyper_parameters"]["model"] == "CUNET_TFC_GPoCM_LaSAFT" and meta["seed"] == 2020
     assert torch.equal(loaded.state_dict()["encoders.1.lasaft.keys"], state["spec2spec.encoders.1.keys"])
     json.dumps(meta)
+    # ready for manipulate: the CLI output equals the imported model's own manipulate
+    x = torch.Generator().manual_seed(3)
+    audio = (torch.rand(20_000, 2, generator=x) * 0.6 - 0.3).numpy()
+    wav_in, wav_out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(wav_in, audio, 44100, subtype="FLOAT")
+    assert cli.main(["manipulate", str(wav_in), "separate bass", "--checkpoint", str(out), "-o", str(wav_out)]) == 0
+    y, _ = sf.read(wav_out, dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(y, loaded.manipulate(audio, "separate bass"))
+    capsys.readouterr()
     bad = cli.main(["models", "import", "--from", "ismir2020", "--checkpoint", str(src), "--model",
                     "cunet-gpocm-lasaft@embedded", "-o", str(tmp_path / "no.pt")])
     assert bad != 0 and not (tmp_path / "no.pt").exists()
