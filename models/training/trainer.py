@@ -42,8 +42,10 @@ import torch.nn.functional as F
 
 from benchmark.audio import atomic_write, write_json
 
+from benchmark.params import ParamsError
+
 from . import data as tdata
-from . import distributed, recipes
+from . import distributed, glove, recipes
 
 log = logging.getLogger("amss_bench.training")
 
@@ -240,11 +242,21 @@ class Trainer:
         self.params = params
         self.recipe = recipes.recipe_for(model_name, profile, params, **(recipe or {}))
         self.model_overrides = dict(model_overrides or {})
+        info = registry.get_info(model_name)
         if stem is not None:
-            info = registry.get_info(model_name)
             if info.family != "dedicated":
                 raise TrainingError(f"--stem applies to dedicated models only; {model_name!r} is {info.family}")
             self.model_overrides["source"] = stem
+        self.glove_path = None
+        if info.family == "amss":  # GloVe word embeddings (params.yaml glove.<profile>; models/training/glove.py)
+            try:
+                self.glove_path = glove.resolve(profile, params, self.model_overrides)
+            except (glove.GloveError, ParamsError) as err:
+                raise TrainingError(str(err)) from None
+            if self.glove_path is not None:
+                self.model_overrides["glove_path"] = self.glove_path
+            else:  # an explicit opt-out override ("none") means the registry default: no file
+                self.model_overrides.pop("glove_path", None)
         if self.recipe["threads"]:
             torch.set_num_threads(int(self.recipe["threads"]))
         self.ctx = distributed.setup(device)
@@ -660,6 +672,9 @@ class Trainer:
             final.load_state_dict(weights)
             record = _jsonable(result.record())  # no wall time, no output path: byte-reproducible files
             meta = {"training": {**record, "recipe": _jsonable(self.recipe), "identity": base}}
+            if self.kind == "amss":  # not in summary.json: the run's numbers only
+                meta["training"]["word_embeddings"] = glove.label(self.glove_path,
+                                                                  getattr(self.model, "glove_rows", None))
             save_model_file(final, self.out / "model.pt", meta)
             write_json(self.out / "summary.json", record)
             self._write_timing(state, finished=True)
