@@ -139,3 +139,21 @@ def test_opt_out_is_labelled_in_checkpoint_results_and_report(ds, tmp_path):
 def test_label_helper():
     assert tglove.label(None) == {"init": "random", "glove": "none"}
     assert tglove.label("/x/y/glove.6B.100d.txt", 30) == {"init": "glove", "glove": "glove.6B.100d.txt", "rows": 30}
+
+
+def test_train_command_refuses_and_names_the_params_file(tiny_root, tmp_path, capsys):
+    import argparse
+
+    from benchmark.commands import train as cmd
+
+    p = tmp_path / "my-params.yaml"
+    p.write_text(yaml.safe_dump({"profile": "paper", "seed": 1, "data": {"root": str(tiny_root),
+                                                                         "source": "synthetic"}}))
+    parser = argparse.ArgumentParser(prog="amss-bench")
+    cmd.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", "--model", "amss-net", "--params", str(p), "--out", str(tmp_path / "run")])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert f"{p}: glove.paper is 'data/glove/glove.6B.100d.txt', but there is no such file" in err
+    assert f"'glove: {{paper: none}}' in {p}" in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
