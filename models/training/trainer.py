@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.audio import atomic_write, write_json
-
 from benchmark.params import ParamsError
 
 from . import data as tdata
