@@ -142,6 +142,8 @@ class ModelSystem(System):
         if isinstance(training, dict):  # the run's validation numbers (the report's "does every model learn?" check)
             meta["training"] = {k: training.get(k) for k in TRAINING_KEYS}
             meta["training"]["source"] = (training.get("extra") or {}).get("source")
+            if training.get("word_embeddings") is not None:  # AMSS: GloVe or random (docs/fidelity.md §2)
+                meta["training"]["word_embeddings"] = training["word_embeddings"]
         if info is not None:
             meta["model_info"] = {k: getattr(info, k, None) for k in ("name", "family", "table", "row", "profile",
                                                                        "task_set", "source")}

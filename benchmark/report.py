@@ -150,6 +150,19 @@ def _training_runs(metadata: dict, name: str) -> list[tuple[str, dict]]:
     return runs
 
 
+def systems_without_glove(docs: list[dict]) -> list[str]:
+    """Labels of the systems with a training run whose checkpoint says it was trained without GloVe (AMSS models
+    with ``glove: none``: ``word_embeddings.init == "random"``, models/training/glove.py)."""
+    labels = set()
+    for d in docs:
+        system = d.get("system") or {}
+        for _, t in _training_runs(system.get("metadata") or {}, system.get("name", "?")):
+            we = t.get("word_embeddings")
+            if isinstance(we, dict) and we.get("init") == "random":
+                labels.add(system.get("label", "?"))
+    return sorted(labels)
+
+
 def learning_check(docs: list[dict], cells: pd.DataFrame, do_nothing: list[dict] | None = None, *,
                    margin: float = LEARN_MARGIN, min_sdr: float = LEARN_MIN_SDR) -> list[dict]:
     """Per trained system (label): does every run learn?
@@ -325,6 +338,11 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
              f"SDR back-end {backend}; aggregation rules in `summary.json` and docs/evaluation.md. Every thesis table "
              "with the published number beside ours comes first (machine-readable: `tables.json`, docs/reports.md); "
              "then every system at a glance, the do-nothing check and the learning check.", ""]
+    no_glove = systems_without_glove(docs)
+    if no_glove:
+        summary["trained_without_glove"] = no_glove
+        lines += [f"Note: {', '.join(no_glove)} trained without GloVe (random word embeddings, `glove: none`; the "
+                  "thesis initialises AMSS-Net's word embeddings from GloVe 6B-100d, docs/fidelity.md §2).", ""]
     lines += thesis.markdown(thesis_doc)
     if not sdr.empty:
         lines += ["## Every system: SDR (dB), layout of thesis Table 5.2", "",

@@ -143,10 +143,11 @@ class AMSSNet(AudioModel):
     def reset_parameters(self) -> None:
         blocks.init_weights(self)
         path = self.config.get("glove_path")
+        self.glove_rows = None  # embedding rows set from GloVe by the last initialisation (None: no GloVe)
         if path:
             from benchmark import aml
 
-            self.description_encoder.init_from_glove(path, aml.VOCAB)
+            self.glove_rows = self.description_encoder.init_from_glove(path, aml.VOCAB)
 
     def estimate(self, spec: torch.Tensor, cond=None) -> torch.Tensor:
         if cond is None:

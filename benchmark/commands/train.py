@@ -7,7 +7,9 @@ Examples::
     torchrun --nproc-per-node 4 -m benchmark.cli train --model amss-net --profile paper ...   # DDP
 
 Defaults come from ``--params`` (``params.yaml`` when present: ``profile``, ``seed``, ``data.root``,
-``data.source`` and the ``train.<profile>.<all|family>`` recipe overrides); flags win over the file.
+``data.source``, the ``train.<profile>.<all|family>`` recipe overrides and, for AMSS models, the GloVe file
+``glove.<profile>``); flags win over the file. The paper profile refuses an AMSS run without its GloVe file unless
+``glove.paper`` is ``none`` (docs/training.md, docs/fidelity.md §2).
 The model may be given as ``NAME/STEM`` (e.g. ``u7-dcse/drums``) instead of ``--model NAME --stem STEM``.
 """
 

@@ -25,10 +25,21 @@ of ``W`` gets the contiguous slice ``[r·B/W, (r+1)·B/W)``. A DDP run and a sin
 Validation
 ----------
 :class:`ValidationSet`: the valid split, whole tracks (optionally cropped), each cut into the model's fixed inference
-windows with trimmed borders (:func:`models.inference.chunk`); the model output is stitched back
-(:func:`models.inference.stitch`) and the loss is the waveform L1 to the target, averaged over (track, target/query)
-entries. The same numbers for the do-nothing systems — *identity* (return the input) and *silence* — are computed on
-the same entries so every run states whether it beats them.
+windows with trimmed borders (:func:`models.inference.chunk`). Two choices (recipe keys, docs/fidelity.md §3):
+
+* ``scheme`` (AMSS only): ``"suite"`` — descriptions drawn once from a seeded sampler of the *training* set, the
+  pair made on the whole track (one peak normalisation per track); ``"reference"`` — the reference's validation set
+  (AMSS-Net ``amss_task2_datasets.py`` / ``amss_task1_datasets.py``): the default *evaluation* descriptions (25 for
+  task2, 4 for task1) on every track, each window's stems edited and peak-normalised on their own
+  (``SAM_Eval_Dataset`` over ``MusdbUnmixedEvalSet`` windows).
+* ``weighting``: ``"entry"`` — the model output is stitched back (:func:`models.inference.stitch`) and the waveform
+  L1 to the target is averaged per (track, target/query) entry; ``"window"`` — the L1 of each whole window (trimmed
+  borders included, as the references' ``l1_loss`` on the padded windows) averaged over all windows, so longer tracks
+  weigh more (the references' ``validation_step``/``validation_epoch_end`` of all three code bases). The reference
+  scheme has no whole-track target, so with ``"entry"`` an entry's L1 is the mean of its windows'.
+
+The same numbers for the do-nothing systems — *identity* (return the input) and *silence* — are computed on the same
+entries/windows so every run states whether it beats them.
 """
 
 from __future__ import annotations
@@ -302,19 +313,41 @@ class ValidEntry:
     description: str | None  # AMSS
 
 
+VALID_SCHEMES = ("suite", "reference")
+VALID_WEIGHTINGS = ("entry", "window")
+
+
+def reference_descriptions(task_set: str) -> tuple[str, ...]:
+    """The reference's validation descriptions: the default description of each evaluation generator (task2: the
+    25 of ``task2_config.evaluation_amss_set``; task1: the 4 SDR ones of ``task1_config``), in training-set order."""
+    if task_set == "task2":
+        return aml.EVAL_DESCRIPTIONS
+    if task_set == "task1":
+        return tuple(d for d in aml.EVAL_DESCRIPTIONS if d in aml.SDR_DESCRIPTIONS)
+    raise ValueError(f"task_set must be 'task1' or 'task2', got {task_set!r}")
+
+
 class ValidationSet:
     """Fixed validation entries of the valid split (see the module docstring).
 
     ``window``/``hop``/``num_frame``/``min_trim`` come from the model (``model.inference_params()``), so the chunks
-    are exactly the model's inference windows with trimmed borders. AMSS descriptions are drawn once from a seeded
-    sampler (``valid_seed``, fixed across training seeds) per track.
+    are exactly the model's inference windows with trimmed borders. ``scheme="suite"``: AMSS descriptions are drawn
+    once from a seeded sampler (``valid_seed``, fixed across training seeds) per track; ``scheme="reference"``: the
+    fixed :func:`reference_descriptions` (``n_queries`` is not used) and per-window pairs (:meth:`windows`).
     """
 
     def __init__(self, dataset, kind: str, *, hop: int, num_frame: int, min_trim: int, source: str | None = None,
                  task_set: str = "task2", n_queries: int = 8, valid_seed: int = 0, max_tracks: int | None = None,
-                 seconds: float | None = None, peak_mode: str = "signed", cache="auto"):
+                 seconds: float | None = None, peak_mode: str = "signed", cache="auto", scheme: str = "suite",
+                 weighting: str = "entry"):
+        if scheme not in VALID_SCHEMES:
+            raise ValueError(f"validation scheme must be one of {', '.join(VALID_SCHEMES)}, got {scheme!r}")
+        if weighting not in VALID_WEIGHTINGS:
+            raise ValueError(f"validation weighting must be one of {', '.join(VALID_WEIGHTINGS)}, got {weighting!r}")
         self.dataset = dataset
         self.kind = kind
+        self.scheme = scheme if kind == "amss" else "suite"  # the scheme only changes the AMSS entries
+        self.weighting = weighting
         self.hop, self.num_frame, self.min_trim = int(hop), int(num_frame), int(min_trim)
         self.seconds = seconds
         self.peak_mode = peak_mode
@@ -330,13 +363,16 @@ class ValidationSet:
                 entries.append(ValidEntry(track, SOURCES.index(source), None))
             elif kind == "conditioned":
                 entries.extend(ValidEntry(track, j, None) for j in range(len(SOURCES)))
+            elif self.scheme == "reference":
+                entries.extend(ValidEntry(track, None, d) for d in reference_descriptions(task_set))
             else:
                 sampler = aml.Sampler(task_set, seed=derive_seed(valid_seed, STREAM_VALID, ti))
                 entries.extend(ValidEntry(track, None, sampler.sample()[1]) for _ in range(int(n_queries)))
         self.entries = entries
         if cache == "auto":
             n = sum(self._length(t) for t in tracks) * 2 * 4 * 2
-            n *= 4 if kind == "conditioned" else (int(n_queries) if kind == "amss" else 1)
+            per_track = len(entries) // len(tracks) if kind == "amss" else 0
+            n *= 4 if kind == "conditioned" else (per_track if kind == "amss" else 1)
             cache = n < VALID_CACHE_LIMIT
         self._cache: dict[int, tuple] | None = {} if cache else None
         self._stems_cache: tuple[str, np.ndarray] | None = None
@@ -375,15 +411,61 @@ class ValidationSet:
             self._cache[i] = out
         return out
 
+    @property
+    def stitched(self) -> bool:
+        """Whether the loss is taken on the stitched whole track (suite scheme, entry weighting)."""
+        return self.scheme == "suite" and self.weighting == "entry"
+
+    def windows(self, i: int) -> tuple[np.ndarray, np.ndarray, object]:
+        """(input windows (K, W, 2), target windows (K, W, 2), raw condition) of entry ``i``: the model's inference
+        windows, zero trim borders included. Reference scheme: the window's stems are edited and peak-normalised on
+        their own (the reference's ``SAM_Eval_Dataset``); otherwise the windows of the whole-track pair."""
+        from models import inference
+
+        key = ("windows", i)
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
+        args = (self.hop, self.num_frame, self.min_trim)
+        if self.scheme == "reference":
+            e = self.entries[i]
+            stems = np.stack([inference.chunk(s, *args) for s in self._stems(e.track)], axis=1)  # (K, 4, W, 2)
+            query = aml.parse(e.description)
+            pairs = [dsp.make_pair(w, query, peak_mode=self.peak_mode) for w in stems]
+            out = (np.stack([p.input for p in pairs]).astype(np.float32),
+                   np.stack([p.target for p in pairs]).astype(np.float32), aml.encode(e.description))
+        else:
+            x, y, cond = self.pair(i)
+            out = (inference.chunk(x, *args), inference.chunk(y, *args), cond)
+        if self._cache is not None:
+            self._cache[key] = out
+        return out
+
     def label(self, i: int) -> str:
         e = self.entries[i]
         return f"{e.track} | {e.description if e.description is not None else SOURCES[e.target]}"
 
     def baselines(self, indices: Sequence[int] | None = None) -> dict[str, float]:
-        """Sum over entries of the per-entry mean L1 of the do-nothing systems (identity, silence)."""
+        """Sums of the L1 of the do-nothing systems (identity, silence) and the ``count`` they are divided by: per
+        entry (``weighting="entry"``: count = entries) or per window (``"window"``: count = windows)."""
         ident = silence = 0.0
+        count = 0
         for i in range(len(self)) if indices is None else indices:
-            x, y, _ = self.pair(i)
-            ident += float(np.mean(np.abs(x - y), dtype=np.float64))
-            silence += float(np.mean(np.abs(y), dtype=np.float64))
-        return {"identity": ident, "silence": silence}
+            if self.stitched:
+                x, y, _ = self.pair(i)
+                ident += float(np.mean(np.abs(x - y), dtype=np.float64))
+                silence += float(np.mean(np.abs(y), dtype=np.float64))
+                count += 1
+                continue
+            xw, yw, _ = self.windows(i)
+            wi = window_l1(xw, yw)
+            ws = window_l1(np.zeros_like(yw), yw)
+            if self.weighting == "window":
+                ident, silence, count = ident + float(np.sum(wi)), silence + float(np.sum(ws)), count + len(wi)
+            else:
+                ident, silence, count = ident + float(np.mean(wi)), silence + float(np.mean(ws)), count + 1
+        return {"identity": ident, "silence": silence, "count": count}
+
+
+def window_l1(est: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(K,) float64: the mean absolute error of each whole window (K, W, C) — the references' validation L1."""
+    return np.mean(np.abs(np.asarray(est, dtype=np.float64) - np.asarray(target, dtype=np.float64)), axis=(1, 2))

@@ -60,7 +60,10 @@ DEFAULTS: dict = {
     "valid_at_end": True,  # also validate after the last step (if that step was not a validation step)
     "valid_tracks": None,  # at most this many valid tracks (None = all)
     "valid_seconds": None,  # crop each valid track to its first N seconds (None = whole track)
-    "valid_queries": 8,  # AMSS: descriptions per valid track (fixed, seeded)
+    "valid_queries": 8,  # AMSS, valid_scheme suite: descriptions per valid track (fixed, seeded)
+    "valid_scheme": "suite",  # AMSS: suite (seeded training descriptions, whole-track pairs) | reference (the 25/4
+    #                           default evaluation descriptions, each window edited and normalised on its own)
+    "valid_weighting": "entry",  # entry (L1 of the stitched track per entry) | window (L1 per window, the references')
     "valid_batch": 4,
     "valid_cache": "auto",  # keep the validation windows in memory between checks: auto (if < 512 MiB) | bool
     # checkpoints and logging
@@ -98,8 +101,10 @@ _EMBEDDED_COMMON = dict(
     threads=1,
 )
 
+#: the references' validation (docs/fidelity.md §3): L1 per window, for every paper recipe
+_PAPER_VALID = dict(valid_weighting="window")
 _U7_PAPER = dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
-                 early_stop_patience=100, keep_top_k=3, num_workers=8)
+                 early_stop_patience=100, keep_top_k=3, num_workers=8, **_PAPER_VALID)
 
 #: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
 RECIPES: dict[str, dict[str, dict]] = {
@@ -117,13 +122,13 @@ RECIPES: dict[str, dict[str, dict]] = {
     # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
     "u9l": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=96, max_epochs=3000, valid_every_epochs=1,
-                      early_stop_patience=200, keep_top_k=3, num_workers=8),
+                      early_stop_patience=200, keep_top_k=3, num_workers=8, **_PAPER_VALID),
         "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
     },
     # Ch.4 CUNets (2020 recipe): Adam 1e-3, no schedule, batch 8 on 1 GPU, >= 100 epochs, patience 50, top 3.
     "cunet": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=8, max_epochs=1000, min_epochs=100,
-                      valid_every_epochs=1, early_stop_patience=50, keep_top_k=3, num_workers=8),
+                      valid_every_epochs=1, early_stop_patience=50, keep_top_k=3, num_workers=8, **_PAPER_VALID),
         # the CaC-direct CUNets sit at the silence level for their first 300-450 steps (docs/training.md)
         "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
     },
@@ -131,14 +136,15 @@ RECIPES: dict[str, dict[str, dict]] = {
     "lasaft12": {
         "paper": dict(optimizer="adam", lr=1e-4, schedule="plateau", plateau_factor=0.5, plateau_patience_epochs=50,
                       batch_size=16, max_epochs=1000, valid_every_epochs=1, early_stop_patience=10, keep_top_k=3,
-                      num_workers=8),
+                      num_workers=8, **_PAPER_VALID),
         "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
     },
     # Ch.5 AMSS-Net family: Adam 1e-4, no schedule, 4 × 4 GPUs, validation every 10 epochs, >= 100 epochs,
     # early stop patience 40 validation checks, top 3.
     "amss": {
         "paper": dict(optimizer="adam", lr=1e-4, batch_size=16, max_epochs=2000, min_epochs=100,
-                      valid_every_epochs=10, early_stop_patience=40, keep_top_k=3, num_workers=8, valid_queries=8),
+                      valid_every_epochs=10, early_stop_patience=40, keep_top_k=3, num_workers=8, valid_queries=8,
+                      valid_scheme="reference", **_PAPER_VALID),
         # AMSS-Net must learn to pass most of the input through (62 of 87 generators are near-identity edits):
         # measured, it overtakes the identity baseline between 300 and 400 steps (docs/training.md)
         # 24 descriptions per valid track (48 entries): with 8 (16 entries) the identity comparison flipped with the
@@ -207,6 +213,8 @@ def validate(recipe: dict) -> dict:
     choice("schedule", SCHEDULES)
     choice("precision", PRECISIONS)
     choice("peak_mode", ("signed", "abs"))
+    choice("valid_scheme", ("suite", "reference"))
+    choice("valid_weighting", ("entry", "window"))
     for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
         if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
             raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")

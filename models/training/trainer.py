@@ -41,9 +41,10 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.audio import atomic_write, write_json
+from benchmark.params import ParamsError
 
 from . import data as tdata
-from . import distributed, recipes
+from . import distributed, glove, recipes
 
 log = logging.getLogger("amss_bench.training")
 
@@ -240,11 +241,21 @@ class Trainer:
         self.params = params
         self.recipe = recipes.recipe_for(model_name, profile, params, **(recipe or {}))
         self.model_overrides = dict(model_overrides or {})
+        info = registry.get_info(model_name)
         if stem is not None:
-            info = registry.get_info(model_name)
             if info.family != "dedicated":
                 raise TrainingError(f"--stem applies to dedicated models only; {model_name!r} is {info.family}")
             self.model_overrides["source"] = stem
+        self.glove_path = None
+        if info.family == "amss":  # GloVe word embeddings (params.yaml glove.<profile>; models/training/glove.py)
+            try:
+                self.glove_path = glove.resolve(profile, params, self.model_overrides)
+            except (glove.GloveError, ParamsError) as err:
+                raise TrainingError(str(err)) from None
+            if self.glove_path is not None:
+                self.model_overrides["glove_path"] = self.glove_path
+            else:  # an explicit opt-out override ("none") means the registry default: no file
+                self.model_overrides.pop("glove_path", None)
         if self.recipe["threads"]:
             torch.set_num_threads(int(self.recipe["threads"]))
         self.ctx = distributed.setup(device)
@@ -284,7 +295,7 @@ class Trainer:
             min_trim=ip["min_trim"] if ip["mode"] != "overlap" else self.model.config["lasaft_min_trim"],
             source=self.model.config.get("source"), task_set=self.task_set or "task2",
             n_queries=r["valid_queries"], max_tracks=r["valid_tracks"], seconds=r["valid_seconds"],
-            peak_mode=r["peak_mode"], cache=r["valid_cache"],
+            peak_mode=r["peak_mode"], cache=r["valid_cache"], scheme=r["valid_scheme"], weighting=r["valid_weighting"],
         )
         self.precision = resolve_precision(r["precision"], self.device)
         self._baselines: dict | None = None
@@ -438,35 +449,55 @@ class Trainer:
         model.eval()
         total = 0.0
         entries = []
+        count = 0
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 for i in mine:
-                    x, y, cond1 = vs.pair(i)
-                    windows = inference.chunk(x, hop, nf, trim)
-                    outs = []
-                    for b in range(0, len(windows), int(self.recipe["valid_batch"])):
-                        w = torch.from_numpy(np.ascontiguousarray(
-                            windows[b : b + int(self.recipe["valid_batch"])].transpose(0, 2, 1))).to(self.device)
-                        cond = model.batch_conditions([cond1] * w.shape[0], self.device)
-                        with self._autocast():
-                            o = model.separate(w, cond)
-                        outs.append(o.float().cpu().numpy().transpose(0, 2, 1))
-                    est = inference.stitch(np.concatenate(outs), len(x), hop, nf, trim)
-                    l1 = float(np.mean(np.abs(est - y), dtype=np.float64))
-                    total += l1
-                    entries.append({"entry": vs.label(i), "l1": l1,
-                                     "identity_l1": float(np.mean(np.abs(x - y), dtype=np.float64)),
-                                     "silence_l1": float(np.mean(np.abs(y), dtype=np.float64))})
+                    if vs.stitched:  # suite scheme, entry weighting: L1 of the stitched whole track
+                        x, y, cond1 = vs.pair(i)
+                        est = inference.stitch(self._run_windows(inference.chunk(x, hop, nf, trim), cond1), len(x),
+                                               hop, nf, trim)
+                        l1 = float(np.mean(np.abs(est - y), dtype=np.float64))
+                        total += l1
+                        count += 1
+                        entries.append({"entry": vs.label(i), "l1": l1,
+                                         "identity_l1": float(np.mean(np.abs(x - y), dtype=np.float64)),
+                                         "silence_l1": float(np.mean(np.abs(y), dtype=np.float64))})
+                        continue
+                    xw, yw, cond1 = vs.windows(i)  # L1 per whole window (the references' validation)
+                    per_window = tdata.window_l1(self._run_windows(xw, cond1), yw)
+                    l1 = float(np.mean(per_window))
+                    if vs.weighting == "window":
+                        total, count = total + float(np.sum(per_window)), count + len(per_window)
+                    else:
+                        total, count = total + l1, count + 1
+                    entries.append({"entry": vs.label(i), "l1": l1, "windows": len(per_window),
+                                    "identity_l1": float(np.mean(tdata.window_l1(xw, yw))),
+                                    "silence_l1": float(np.mean(tdata.window_l1(np.zeros_like(yw), yw)))})
         finally:
             model.train(was_training)
         if self._baselines is None:
             b = vs.baselines(mine)
-            s = distributed.all_reduce_sum(self.ctx, [b["identity"], b["silence"]])
-            self._baselines = {"identity": s[0] / len(vs), "silence": s[1] / len(vs)}
-        total = distributed.all_reduce_sum(self.ctx, [total])[0]
+            s = distributed.all_reduce_sum(self.ctx, [b["identity"], b["silence"], b["count"]])
+            n = len(vs) if vs.weighting == "entry" else s[2]
+            self._baselines = {"identity": s[0] / n, "silence": s[1] / n}
+        total, count = distributed.all_reduce_sum(self.ctx, [total, count])
+        n = len(vs) if vs.weighting == "entry" else count
         entries = [e for part in distributed.gather_objects(self.ctx, entries) for e in part]
-        return {"l1": total / len(vs), "identity_l1": self._baselines["identity"],
+        return {"l1": total / n, "identity_l1": self._baselines["identity"],
                 "silence_l1": self._baselines["silence"], "entries": entries}
+
+    def _run_windows(self, windows: np.ndarray, cond1) -> np.ndarray:
+        """Model outputs (K, W, 2) for input windows (K, W, 2) under one condition, ``valid_batch`` at a time."""
+        model, outs = self.model, []
+        for b in range(0, len(windows), int(self.recipe["valid_batch"])):
+            w = torch.from_numpy(np.ascontiguousarray(
+                windows[b : b + int(self.recipe["valid_batch"])].transpose(0, 2, 1))).to(self.device)
+            cond = model.batch_conditions([cond1] * w.shape[0], self.device)
+            with self._autocast():
+                o = model.separate(w, cond)
+            outs.append(o.float().cpu().numpy().transpose(0, 2, 1))
+        return np.concatenate(outs)
 
     def _after_validation(self, state: dict, step: int, v: dict) -> None:
         r = self.recipe
@@ -660,6 +691,9 @@ class Trainer:
             final.load_state_dict(weights)
             record = _jsonable(result.record())  # no wall time, no output path: byte-reproducible files
             meta = {"training": {**record, "recipe": _jsonable(self.recipe), "identity": base}}
+            if self.kind == "amss":  # not in summary.json: the run's numbers only
+                meta["training"]["word_embeddings"] = glove.label(self.glove_path,
+                                                                  getattr(self.model, "glove_rows", None))
             save_model_file(final, self.out / "model.pt", meta)
             write_json(self.out / "summary.json", record)
             self._write_timing(state, finished=True)
