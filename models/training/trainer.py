@@ -166,6 +166,18 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj, default=str))
 
 
+#: recipe keys added after training states were first written, with the behaviour a state without them had: such a
+#: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
+LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry"}
+
+
+def _with_legacy_keys(identity: dict) -> dict:
+    recipe = dict(identity.get("recipe") or {})
+    for key, value in LEGACY_RECIPE.items():
+        recipe.setdefault(key, value)
+    return {**identity, "recipe": recipe}
+
+
 def _fingerprint(d: dict) -> str:
     return hashlib.sha256(json.dumps(_jsonable(d), sort_keys=True).encode()).hexdigest()[:16]
 
@@ -411,8 +423,9 @@ class Trainer:
         payload = torch.load(self.last_path, map_location="cpu", weights_only=False)
         if payload.get("format") != STATE_FORMAT:
             raise TrainingError(f"{self.last_path}: not a training state of this version ({payload.get('format')!r})")
-        if payload["fingerprint"] != _fingerprint(self.identity):
-            old, new = payload["identity"], self.identity
+        if payload["fingerprint"] != _fingerprint(self.identity) and \
+                _fingerprint(_with_legacy_keys(payload["identity"])) != _fingerprint(self.identity):
+            old, new = _with_legacy_keys(payload["identity"]), self.identity
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if "recipe" in diff:
                 diff.remove("recipe")

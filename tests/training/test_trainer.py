@@ -179,6 +179,25 @@ def test_resume_refuses_a_different_configuration(ds, tmp_path):
     assert r.steps == 3
 
 
+def test_resume_accepts_a_state_written_before_the_validation_keys(ds, tmp_path):
+    """A training state of an earlier version has no valid_scheme/valid_weighting in its identity: it resumes when
+    the run keeps the behaviour it had (suite/entry) and is refused, naming the key, when it does not."""
+    from models.training.trainer import STATE_FORMAT, _fingerprint
+
+    _train(ds, tmp_path, recipe=dict(max_steps=2, valid_at_end=False))
+    last = tmp_path / "checkpoints" / "last.pt"
+    payload = torch.load(last, map_location="cpu", weights_only=False)
+    assert payload["format"] == STATE_FORMAT
+    for key in ("valid_scheme", "valid_weighting"):
+        del payload["identity"]["recipe"][key]
+    payload["fingerprint"] = _fingerprint(payload["identity"])
+    torch.save(payload, last)
+    with pytest.raises(TrainingError, match="recipe.valid_weighting"):
+        _train(ds, tmp_path, recipe=dict(max_steps=3, valid_weighting="window"), resume=True)
+    r = _train(ds, tmp_path, recipe=dict(max_steps=3, valid_at_end=False), resume=True)
+    assert r.steps == 3
+
+
 @pytest.mark.parametrize("name,model", [("cunet-gpocm", {}), ("amss-net", {"amss_min_trim": 512})])
 def test_conditioned_and_amss_bf16_autocast_on_cpu(ds, tmp_path, name, model):
     r = _train(ds, tmp_path, name=name, model=model,
