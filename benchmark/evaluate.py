@@ -170,11 +170,14 @@ def resolve_scoring(system, dedicated_scoring: str = "pair") -> str:
 
 def resolve_sdr_input(system, sdr_input: str = "auto") -> str:
     """``auto``: ``linear_mixture`` for the dedicated and conditioned families (the ISMIR 2020 code and the
-    thesis-era LaSAFT evaluation fed the stem sum), ``mixture`` otherwise (AMSS task1_eval, baselines)."""
+    thesis-era LaSAFT evaluation fed the stem sum), except a conditioned model run with ``--inference-mode overlap``
+    (LaSAFT HEAD, which reads the mixture); ``mixture`` otherwise (AMSS ``task1_eval.py``, baselines, estimates)."""
     if sdr_input not in SDR_INPUTS:
         raise ValueError(f"sdr_input must be one of {', '.join(SDR_INPUTS)}, got {sdr_input!r}")
     if sdr_input != "auto":
         return sdr_input
+    if getattr(system, "family", None) == "conditioned" and getattr(system, "mode", None) == "overlap":
+        return "mixture"  # LaSAFT HEAD's overlap-aware evaluation reads track.audio (protocol §1.4)
     return "linear_mixture" if getattr(system, "family", None) in LINEAR_MIXTURE_FAMILIES else "mixture"
 
 

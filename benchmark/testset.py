@@ -210,10 +210,13 @@ class TestSet:
         ``<track>/linear_mixture.wav`` when the dataset has one (``musdbconvert`` output), else the sum of the four
         stems written as 16 bits would write it (clipped to [-1, 1 - 2^-15]; MUSDB18-HQ and the synthetic set)."""
         path = None if self.source == "musdb18" else self.dataset.track_dir(track) / "linear_mixture.wav"
+        stems, _ = self._track_audio(track, with_mixture=False)
         if path is not None and path.is_file():
             audio = read_wav(path)[0]
+            if audio.shape != stems.shape[1:]:
+                raise TestSetIntegrityError(f"{path}: {audio.shape[0]} samples × {audio.shape[1]} channels, expected "
+                                            f"{stems.shape[1]} × {stems.shape[2]} like the stems of the track")
             return audio, {"derivation": "linear_mixture.wav", "clipped_samples": 0}
-        stems, _ = self._track_audio(track, with_mixture=False)
         audio, clipped = pcm16_sum(stems)
         return audio, {"derivation": "stem-sum-16bit", "clipped_samples": clipped}
 

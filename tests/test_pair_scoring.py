@@ -25,7 +25,7 @@ from benchmark import tables
 from benchmark.constants import SOURCES, SR
 from benchmark.metrics import bss_eval_track, to_museval_json
 from benchmark.provenance import array_sha256
-from benchmark.testset import TestSet, build, pcm16_sum
+from benchmark.testset import TestSet, TestSetIntegrityError, build, pcm16_sum
 
 SECONDS = 3
 TOL_DB = 0.01  # fast vs museval, after museval's 5-decimal quantisation (as tests/metrics)
@@ -182,6 +182,9 @@ def test_linear_mixture_derived_from_the_stems_or_read_from_its_file(ts, tiny_ro
     got, how = TestSet.open(ts.path.parent, root).linear_mixture(track)
     assert how["derivation"] == "linear_mixture.wav"
     np.testing.assert_array_equal(got, np.round(planted * 32768) / 32768)
+    sf.write(root / "test" / track / "linear_mixture.wav", np.zeros((100, 2), np.int16), SR, subtype="PCM_16")
+    with pytest.raises(TestSetIntegrityError, match=r"linear_mixture\.wav: 100 samples × 2 channels, expected"):
+        TestSet.open(ts.path.parent, root).linear_mixture(track)
 
 
 # ------------------------------------------------------------------------------------------------------ the runner
@@ -208,6 +211,11 @@ def test_resolution_of_scoring_and_input():
     assert ev.resolve_sdr_input(_Dedicated()) == "linear_mixture"
     assert ev.resolve_sdr_input(IdentitySystem()) == "mixture"
     assert ev.resolve_sdr_input(_Dedicated(), "mixture") == "mixture"
+    conditioned = types.SimpleNamespace(family="conditioned", mode=None)
+    assert ev.resolve_sdr_input(conditioned) == "linear_mixture"  # LaSAFT 2021-03 (thesis era)
+    conditioned.mode = "overlap"
+    assert ev.resolve_sdr_input(conditioned) == "mixture"  # LaSAFT HEAD
+    assert ev.resolve_sdr_input(types.SimpleNamespace(family="amss")) == "mixture"  # AMSS task1_eval.py
     with pytest.raises(ValueError, match="dedicated_scoring must be one of pair, joint"):
         ev.resolve_scoring(_Dedicated(), "both")
     with pytest.raises(ValueError, match="sdr_input must be one of"):
