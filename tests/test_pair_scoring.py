@@ -297,3 +297,13 @@ def test_table_header_states_the_scoring():
     assert tables.scoring_note(None) == ""
     assert tables.scoring_note(["joint"]) == " (scoring: joint)"
     assert tables.scoring_note(["joint", "pair"]).startswith(" (scoring: joint, pair; pair = dedicated models")
+
+
+def test_estimate_is_fitted_to_the_track_before_the_accompaniment_is_formed():
+    """ISMIR 2020 cut ŝ to the track length (and raised when shorter); we cut, or zero-pad like museval's
+    pad_or_truncate, so that mixture − ŝ is defined."""
+    est = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(ev.fit_length(est, 3), est[:3])
+    padded = ev.fit_length(est, 7)
+    assert padded.shape == (7, 2) and not padded[5:].any()
+    np.testing.assert_array_equal(padded[:5], est)
