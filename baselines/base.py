@@ -93,6 +93,12 @@ class System:
     def checkpoint_sha256(self) -> str | None:
         return None
 
+    @property
+    def family(self) -> str | None:
+        """The model family of the registry (``dedicated`` | ``conditioned`` | ``amss``), None for baselines and
+        estimate folders. Chooses the scoring and the model input of the SDR tasks (docs/fidelity.md §1)."""
+        return None
+
     def metadata(self) -> dict:
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "version": self.version}
 

@@ -1,5 +1,6 @@
 """Several systems answering one task set together, e.g. the four dedicated separators of chapter 3 (one checkpoint
-per source) evaluated *jointly* on the SDR tasks as museval does.
+per source). Their SDR tasks are scored each on its own (``pair``, as the ISMIR 2020 code did) unless the evaluation
+asks for the joint 4-target call (``--dedicated-scoring joint``; docs/fidelity.md §1).
 
 Each task goes to the first member that supports it (:meth:`System.supports`); a task no member answers is refused
 before any work. ``amss-bench evaluate --checkpoint A.pt B.pt …`` builds one from several checkpoints.
@@ -48,6 +49,12 @@ class CompositeSystem(System):
         for m in self.members:
             if id(m) in by_member:
                 m.check(by_member[id(m)], tracks)
+
+    @property
+    def family(self) -> str | None:
+        """The members' family when they all share one (e.g. four dedicated separators), else None."""
+        families = {m.family for m in self.members}
+        return families.pop() if len(families) == 1 else None
 
     @property
     def fingerprint(self) -> str:

@@ -123,6 +123,10 @@ class ModelSystem(System):
     def checkpoint_sha256(self) -> str | None:
         return self._ckpt_sha
 
+    @property
+    def family(self) -> str | None:
+        return getattr(getattr(self.model, "info", None), "family", None)
+
     def _inference(self) -> dict:
         # every setting that can change the estimate's bits is in the fingerprint (the batch size does, by float rounding)
         return {"mode": self.mode, "autocast": self.autocast, "pcm16": self.pcm16, "channels_last": self.channels_last,

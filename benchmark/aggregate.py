@@ -139,7 +139,10 @@ def check_results(results: list[dict], testset=None) -> None:
                 problems.append(f"system {name!r} mixes {len(vals)} values of {what}: {', '.join(vals)}")
         sdr = [d for d in docs if d["kind"] == "sdr"]
         for what, f in (("SDR back-end", lambda d: d["metric"]["backend"]),
-                        ("SDR joint task set", lambda d: d["metric"]["joint_tasks"])):
+                        ("SDR scoring", res.sdr_scoring),
+                        # pair scoring: every task is its own "joint set"; only joint results must share theirs
+                        ("SDR joint task set", lambda d: d["metric"]["joint_tasks"]
+                         if res.sdr_scoring(d) == "joint" else None)):
             vals = sorted({repr(f(d)) for d in sdr})
             if len(vals) > 1:
                 problems.append(f"system {name!r} mixes {len(vals)} values of {what}: {', '.join(vals)}")
@@ -186,7 +189,8 @@ def check_results(results: list[dict], testset=None) -> None:
             problems.append(f"label {label!r}: its runs cover different task sets: "
                             + "; ".join(f"{n}: {len(v)} tasks" for n, v in sorted(tasksets.items())))
         for what, f in (("test-set manifest hash", lambda d: d["testset"]["manifest_hash"]),
-                        ("SDR back-end", lambda d: d["metric"]["backend"] if d["kind"] == "sdr" else None)):
+                        ("SDR back-end", lambda d: d["metric"]["backend"] if d["kind"] == "sdr" else None),
+                        ("SDR scoring", lambda d: res.sdr_scoring(d) if d["kind"] == "sdr" else None)):
             vals = {repr(f(d)) for docs in runs.values() for d in docs} - {"None"}
             if len(vals) > 1:
                 problems.append(f"label {label!r}: its runs mix {what}: {', '.join(sorted(vals))}")
@@ -357,6 +361,7 @@ def summary_document(tables: dict, *, testset=None, n_boot: int = N_BOOT, ci: fl
     if results:
         sdr = [d for d in results if d["kind"] == "sdr"]
         doc["sdr_backend"] = sorted({d["metric"]["backend"] for d in sdr}) or None
+        doc["sdr_scoring"] = sorted({res.sdr_scoring(d) for d in sdr}) or None
         doc["fingerprints"] = {d["system"]["name"]: d["system"]["fingerprint"] for d in results}
         doc["checkpoints"] = {d["system"]["name"]: d["system"]["checkpoint_sha256"] for d in results}
     return _jsonable(doc)

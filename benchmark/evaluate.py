@@ -3,7 +3,10 @@
 Work units (docs/evaluation.md):
 
 * per test track, **one SDR unit** covering every selected SDR task: the system answers each task, the estimates
-  go into **one** joint BSS-Eval call (as museval evaluates a track), and one result per task is written;
+  go into **one** joint BSS-Eval call (as museval evaluates a track), and one result per task is written — except
+  for the dedicated (chapter 3) families, scored by default the way the ISMIR 2020 code did: each task on its own,
+  two sources {target, accompaniment} (``dedicated_scoring="pair"``; docs/fidelity.md §1), with the stem sum
+  (``linear_mixture``) as the model input (``sdr_input="auto"``);
 * per test track and RMSE-MFCC task, one unit (one estimate, one :func:`benchmark.metrics.rmse_mfcc` call).
 
 Resumable: before a unit runs, its result files are read; if every one of them exists, is valid and has the
@@ -26,6 +29,7 @@ ignores (``.dvcignore``), and the run's total to the log line of :meth:`Report.l
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import glob
 import logging
@@ -45,6 +49,9 @@ from benchmark.tasks import EVAL_TASKS, TASK_GROUPS, Task, get_task
 log = logging.getLogger("amss_bench.evaluate")
 
 BACKENDS = ("fast", "museval", "sdr-only")
+SCORINGS = ("pair", "joint")  # dedicated_scoring: how the dedicated (chapter 3) families are scored
+SDR_INPUTS = ("auto", "mixture", "linear_mixture")  # what the system is given on the SDR tasks
+LINEAR_MIXTURE_FAMILIES = ("dedicated", "conditioned")  # the reference read linear_mixture (protocol §1.4, §4.2)
 WIN = HOP = 44100
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
               "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -136,13 +143,42 @@ class Options:
     rank: int = 0
     world_size: int = 1
     threads: int | None = 1  # BLAS/OpenMP/torch threads per unit (see limited_threads)
+    scoring: str = "joint"  # resolved for the system: "pair" | "joint" (resolve_scoring)
+    sdr_input: str = "mixture"  # resolved for the system: "mixture" | "linear_mixture" (resolve_sdr_input)
 
-    def metric_block(self, unit: Unit) -> dict:
+    def metric_block(self, unit: Unit, task_id: str | None = None) -> dict:
         if unit.kind == "sdr":
+            if self.scoring == "pair":
+                if task_id is None:
+                    raise ValueError("pair scoring: metric_block needs the task id")
+                return {"name": "bss_eval_v4", "backend": self.backend, "win": WIN, "hop": HOP,
+                        "joint_tasks": [task_id], "joint_targets": [get_task(task_id).museval_target],
+                        "scoring": "pair", "second_reference": "accompaniment"}
             return {"name": "bss_eval_v4", "backend": self.backend, "win": WIN, "hop": HOP,
                     "joint_tasks": list(unit.task_ids),
-                    "joint_targets": [get_task(t).museval_target for t in unit.task_ids]}
+                    "joint_targets": [get_task(t).museval_target for t in unit.task_ids], "scoring": "joint"}
         return {"name": "rmse_mfcc", "backend": "rmse-mfcc"}
+
+
+def resolve_scoring(system, dedicated_scoring: str = "pair") -> str:
+    """``pair`` for a system of the dedicated families (u7-*, u17-*, u9l-*: ``system.family == "dedicated"``) unless
+    ``dedicated_scoring="joint"``; ``joint`` for every other system."""
+    if dedicated_scoring not in SCORINGS:
+        raise ValueError(f"dedicated_scoring must be one of {', '.join(SCORINGS)}, got {dedicated_scoring!r}")
+    return "pair" if getattr(system, "family", None) == "dedicated" and dedicated_scoring == "pair" else "joint"
+
+
+def resolve_sdr_input(system, sdr_input: str = "auto") -> str:
+    """``auto``: ``linear_mixture`` for the dedicated and conditioned families (the ISMIR 2020 code and the
+    thesis-era LaSAFT evaluation fed the stem sum), except a conditioned model run with ``--inference-mode overlap``
+    (LaSAFT HEAD, which reads the mixture); ``mixture`` otherwise (AMSS ``task1_eval.py``, baselines, estimates)."""
+    if sdr_input not in SDR_INPUTS:
+        raise ValueError(f"sdr_input must be one of {', '.join(SDR_INPUTS)}, got {sdr_input!r}")
+    if sdr_input != "auto":
+        return sdr_input
+    if getattr(system, "family", None) == "conditioned" and getattr(system, "mode", None) == "overlap":
+        return "mixture"  # LaSAFT HEAD's overlap-aware evaluation reads track.audio (protocol §1.4)
+    return "linear_mixture" if getattr(system, "family", None) in LINEAR_MIXTURE_FAMILIES else "mixture"
 
 
 @functools.cache
@@ -164,13 +200,17 @@ _ZERO = "0" * 64
 
 
 def _document(system, testset, unit: Unit, task: Task, opts: Options, *, source_sha256, estimate_sha256=_ZERO,
-              estimate_frames=1) -> dict:
+              estimate_frames=1, model_input: dict | None = None) -> dict:
     entry = testset.entry(task.id, unit.track)
+    provenance = _provenance()
+    if task.kind == "sdr" and opts.sdr_input != "mixture":
+        # the input differs from the test pair's (testset.input_sha256): record what the system was given
+        provenance = {**provenance, "model_input": model_input or {"signal": opts.sdr_input}}
     return res.base_document(kind=task.kind, task=task, track=unit.track, testset=testset, entry=entry,
                              system=system, estimate_sha256=estimate_sha256, estimate_frames=estimate_frames,
                              source_sha256=source_sha256, seed=opts.seed if opts.seed is not None else system.seed,
                              device=opts.device, rank=opts.rank, world_size=opts.world_size,
-                             metric=opts.metric_block(unit), provenance=_provenance())
+                             metric=opts.metric_block(unit, task.id), provenance=provenance)
 
 
 def unit_paths(out, system, unit: Unit) -> list[Path]:
@@ -257,10 +297,20 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Pat
     tasks = [get_task(t) for t in unit.task_ids]
     pairs, ests = {}, {}
     t_est = 0.0
+    model_input, lin = None, None
+    if unit.kind == "sdr" and opts.sdr_input == "linear_mixture":
+        lin, how = testset.linear_mixture(unit.track)
+        model_input = {"signal": "linear_mixture", **how, "sha256": array_sha256(lin)}
     for task in tasks:
         pair = testset.load_pair(task.id, unit.track)
+        given = pair
+        if lin is not None:
+            if lin.shape != pair.input.shape:
+                raise ValueError(f"linear mixture of shape {lin.shape} ({model_input['derivation']}), the mixture "
+                                 f"{pair.input.shape}")
+            given = dataclasses.replace(pair, input=lin)
         t1 = time.perf_counter()
-        est = system.estimate(task, pair, track=unit.track)
+        est = system.estimate(task, given, track=unit.track)
         t_est += time.perf_counter() - t1
         est = np.asarray(est)
         if est.ndim != 2 or est.shape[1] != 2:
@@ -270,7 +320,9 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Pat
         pairs[task.id], ests[task.id] = pair, np.ascontiguousarray(est, dtype=np.float32)
     t2 = time.perf_counter()
     payloads = {}
-    if unit.kind == "sdr":
+    if unit.kind == "sdr" and opts.scoring == "pair":
+        payloads = _pair_payloads(testset, unit, tasks, pairs, ests, opts)
+    elif unit.kind == "sdr":
         refs = {t.museval_target: pairs[t.id].target for t in tasks}
         est_d = {t.museval_target: ests[t.id] for t in tasks}
         scores = bss_eval_track(refs, est_d, backend=opts.backend, device=opts.device, win=WIN, hop=HOP)
@@ -285,13 +337,49 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Pat
     paths = []
     for t in tasks:
         doc = _document(system, testset, unit, t, opts, source_sha256=source, estimate_sha256=array_sha256(ests[t.id]),
-                        estimate_frames=ests[t.id].shape[0])
+                        estimate_frames=ests[t.id].shape[0], model_input=model_input)
         doc.update(payloads[t.id])
         paths.append(res.write_result(out, doc))
     timing = {"tasks": list(unit.task_ids), "track": unit.track, "wall_time_s": round(t3 - t0, 6),
               "estimate_s": round(t_est, 6), "metric_s": round(t3 - t2, 6)}
     log.debug("%s: %s in %.2f s (estimate %.2f s, metric %.2f s)", system.name, unit, t3 - t0, t_est, t3 - t2)
     return paths, timing
+
+
+def fit_length(est: np.ndarray, n: int) -> np.ndarray:
+    """An estimate cut or zero-padded at the end to ``n`` samples (museval's ``pad_or_truncate``)."""
+    if est.shape[0] >= n:
+        return est[:n]
+    return np.pad(est, [(0, n - est.shape[0]), (0, 0)])
+
+
+def pair_scores(target: str, reference: np.ndarray, estimate: np.ndarray, mixture: np.ndarray,
+                accompaniment: np.ndarray, *, backend: str = "fast", device="cpu") -> dict:
+    """One task scored the way the ISMIR 2020 code scored a dedicated model (``separation_framework.py``,
+    ``on_test_epoch_end``): ``museval.eval_mus_track(track, {target: ŝ, "accompaniment": mixture − ŝ})``, i.e. a
+    two-source BSS-Eval against {target, musdb accompaniment = drums + bass + other}. ŝ is cut/padded to the track
+    length first; ``mixture`` is the decoded mixture as float32. Returns :func:`bss_eval_track`'s dict (both
+    sources)."""
+    from benchmark.metrics import bss_eval_track
+
+    est = fit_length(np.asarray(estimate, dtype=np.float32), reference.shape[0])
+    acc_est = np.asarray(mixture, dtype=np.float32) - est
+    refs = {target: reference, "accompaniment": accompaniment}
+    ests = {target: est, "accompaniment": acc_est}
+    return bss_eval_track(refs, ests, backend=backend, device=device, win=WIN, hop=HOP)
+
+
+def _pair_payloads(testset, unit: Unit, tasks, pairs, ests, opts: Options) -> dict:
+    _, global_sdr, _, to_museval_json = _metrics()
+    acc = testset.accompaniment(unit.track)
+    payloads = {}
+    for t in tasks:
+        pair = pairs[t.id]
+        scores = pair_scores(t.museval_target, pair.target, ests[t.id], pair.input, acc, backend=opts.backend,
+                             device=opts.device)
+        mj = to_museval_json({t.museval_target: scores[t.museval_target]}, unit.track)
+        payloads[t.id] = res.sdr_payload(mj, t.museval_target, global_sdr(pair.target, ests[t.id]))
+    return payloads
 
 
 # ------------------------------------------------------------------------------------------------------ resources
@@ -424,14 +512,18 @@ def _clean_stale_temps(out, system, units: Sequence[Unit]) -> None:
 def evaluate(system, testset, out, *, tasks="all", backend: str = "fast", device: str = "cpu",
              workers: int | None = 1, seed: int | None = None, rank: int | None = None,
              world_size: int | None = None, threads: int | None = 1, progress: bool = True, summary: bool = True,
-             wait_timeout: float = 24 * 3600, poll_interval: float = 1.0) -> Report:
+             wait_timeout: float = 24 * 3600, poll_interval: float = 1.0, dedicated_scoring: str = "pair",
+             sdr_input: str = "auto") -> Report:
     """Evaluate ``system`` on ``testset`` (a :class:`~benchmark.testset.TestSet` or its folder) into ``out``.
 
     ``tasks``: see :func:`select_tasks`. ``backend``: BSS back-end for the SDR tasks. ``workers``: processes
     (``None`` = memory-aware default). ``rank``/``world_size``: default from ``RANK``/``WORLD_SIZE``.
     ``threads``: BLAS/OpenMP/torch threads per unit (default 1, the same in every process, so results do not
     depend on ``workers``; ``None`` = leave the thread pools alone).
-    ``summary``: write ``<out>/<system>/summary.json`` (rank 0 only, after every rank's results are on disk)."""
+    ``summary``: write ``<out>/<system>/summary.json`` (rank 0 only, after every rank's results are on disk).
+    ``dedicated_scoring``: ``pair`` (default: each SDR task of a dedicated-family system on its own, as the ISMIR
+    2020 code did) or ``joint`` (one 4-target call, as every other system). ``sdr_input``: ``auto`` | ``mixture`` |
+    ``linear_mixture`` (:func:`resolve_sdr_input`). docs/fidelity.md §1."""
     from tqdm import tqdm
 
     from benchmark.testset import TestSet
@@ -450,7 +542,8 @@ def evaluate(system, testset, out, *, tasks="all", backend: str = "fast", device
     device = rank_device(device)
     selected = select_tasks(tasks)
     opts = Options(backend=backend, device=device, seed=seed if seed is not None else system.seed, rank=rank,
-                   world_size=world, threads=threads)
+                   world_size=world, threads=threads, scoring=resolve_scoring(system, dedicated_scoring),
+                   sdr_input=resolve_sdr_input(system, sdr_input))
     units = plan(testset, selected, rank, world)
     system.check(selected, sorted({u.track for u in units}))
     report = Report(system=system.name, out=out, units=len(units), rank=rank, world_size=world, threads=threads)

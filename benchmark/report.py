@@ -330,12 +330,14 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
     sdr = sdr_table(tables["cells"], tables["groups"])
     mfcc = mfcc_table(tables["cells"], tables["groups"])
     backend = summary.get("sdr_backend")
+    scoring = summary.get("sdr_scoring")
     n_tracks = len(testset.tracks())
     thesis_doc = thesis.build_tables(tables["cells"], tables["groups"], profile=profile,
-                                     manifest_hash=testset.manifest_hash, n_tracks=n_tracks, sdr_backend=backend)
+                                     manifest_hash=testset.manifest_hash, n_tracks=n_tracks, sdr_backend=backend,
+                                     sdr_scoring=scoring)
     lines = [f"# Results — profile {profile}", "", PROFILE_NOTE.get(profile, f"profile {profile}"), "",
              f"Test set manifest `{testset.manifest_hash[:16]}…`, {n_tracks} test tracks; "
-             f"SDR back-end {backend}; aggregation rules in `summary.json` and docs/evaluation.md. Every thesis table "
+             f"SDR back-end {backend}{thesis.scoring_note(scoring)}; aggregation rules in `summary.json` and docs/evaluation.md. Every thesis table "
              "with the published number beside ours comes first (machine-readable: `tables.json`, docs/reports.md); "
              "then every system at a glance, the do-nothing check and the learning check.", ""]
     no_glove = systems_without_glove(docs)

@@ -11,7 +11,9 @@ Content (docs/evaluation.md has the full description):
   from **one joint BSS-Eval call over the SDR tasks of the run** (normally all four: vocals, drums, bass, other =
   "mute vocals, drums, bass"), exactly as museval evaluates a track (protocol §3.1, §5.2: NaN frames are shared by
   all targets). ``metric.joint_tasks`` lists the tasks of that call; results of different joint sets are never
-  mixed.
+  mixed. Dedicated (chapter 3) systems are scored per task instead (``metric.scoring = "pair"``: {target,
+  accompaniment}, as the ISMIR 2020 code did; docs/fidelity.md §1); ``metric.scoring`` is absent = ``"joint"`` in
+  older files. ``provenance.model_input`` records the signal the system was given (mixture or linear_mixture).
 * RMSE-MFCC tasks: ``scores`` with the six numbers (``mfcc_rmse``, ``mfcc_rmse_left``, ``mfcc_rmse_right``,
   ``mae``, ``mae_left``, ``mae_right``), protocol §6.
 * Provenance: task id + version, test-set manifest hash and the pair's hashes, system name/label/kind/fingerprint
@@ -164,10 +166,24 @@ def resume_key(doc: dict) -> dict:
         "system": [doc["system"]["name"], doc["system"]["label"], doc["system"]["fingerprint"],
                    doc["system"]["checkpoint_sha256"]],
         "seed": doc["run"]["seed"],
-        "metric": [m["name"], m["backend"], m.get("win"), m.get("hop"), m.get("joint_tasks")],
+        "metric": [m["name"], m["backend"], m.get("win"), m.get("hop"), m.get("joint_tasks")]
+        + ([sdr_scoring(doc)] if doc["kind"] == "sdr" else []),
+        "model_input": model_input(doc).get("signal", "mixture") if doc["kind"] == "sdr" else None,
         "source_sha256": doc["estimate"]["source_sha256"],
         "schema_version": doc["schema_version"],
     }
+
+
+def sdr_scoring(doc: dict) -> str:
+    """How an SDR result was scored: ``"joint"`` (one BSS-Eval call over the run's SDR tasks) or ``"pair"`` (the
+    task on its own against {target, accompaniment}). Results written before issue 9 have no key: joint."""
+    return doc["metric"].get("scoring", "joint")
+
+
+def model_input(doc: dict) -> dict:
+    """The ``provenance.model_input`` block of an SDR result: written only when the system was not given the test
+    pair's input (``testset.input_sha256``, the mixture), e.g. the linear mixture of chapter 3; ``{}`` otherwise."""
+    return doc["provenance"].get("model_input") or {}
 
 
 # -------------------------------------------------------------------------------------------------------- builders

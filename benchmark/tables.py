@@ -332,7 +332,7 @@ def _mfcc_table(spec: Spec, res: _Results, profile: str) -> list[dict]:
 
 
 def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, manifest_hash: str | None,
-                 n_tracks: int | None, sdr_backend) -> dict:
+                 n_tracks: int | None, sdr_backend, sdr_scoring=None) -> dict:
     """The ``tables.json`` document: every thesis table, every printed cell."""
     res = _Results(cells, groups)
     registry_cache: dict = {}
@@ -358,6 +358,7 @@ def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, man
         "comparable_with_paper": profile == "paper",
         "testset": {"manifest_hash": manifest_hash, "n_tracks": n_tracks},
         "sdr_backend": sdr_backend,
+        "sdr_scoring": sdr_scoring,
         "conventions": CONVENTIONS,
         "floor": {"bss_eval_db": metric_info("SDR").floor,
                   "rule": "SDR-family values at or above the floor are float rounding, not measurement: printed "
@@ -483,9 +484,19 @@ def _missing(rows: list[dict]) -> list[str]:
     return [f"* {', '.join(cells)}: {why}" for why, cells in seen.items()]
 
 
+def scoring_note(scoring) -> str:
+    """`` (scoring: joint, pair; …)`` after the SDR back-end in a header; empty for results without the key.
+    joint = one 4-target BSS-Eval call per track; pair = each dedicated model on its own (docs/fidelity.md §1)."""
+    if not scoring:
+        return ""
+    return f" (scoring: {', '.join(scoring)}" + ("; pair = dedicated models vs. {target, accompaniment}, "
+                                                  "docs/fidelity.md §1)" if "pair" in scoring else ")")
+
+
 def markdown(doc: dict) -> list[str]:
     """The thesis tables as markdown lines (an at-a-glance table per table, then every cell in a <details>)."""
     backend = ", ".join(doc["sdr_backend"] or []) or "—"
+    backend += scoring_note(doc.get("sdr_scoring"))
     h = doc["testset"]["manifest_hash"] or ""
     lines = ["## The thesis tables, cell by cell", "",
              f"Profile **{doc['profile']}** · test-set manifest `{h[:16]}…` ({doc['testset']['n_tracks']} tracks) · "

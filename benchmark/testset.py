@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import aml, dsp
-from benchmark.audio import write_json, write_wav
+from benchmark.audio import read_wav, write_json, write_wav
 from benchmark.constants import SOURCES
 from benchmark.data.dataset import Dataset, open_dataset
 from benchmark.provenance import array_sha256, environment, json_sha256
@@ -61,6 +61,26 @@ def query_pair(query: str | aml.Query, ds: Dataset, track: str, *, peak_mode: st
     if task is not None:
         return task_pair(task, ds, track, peak_mode=peak_mode)
     return dsp.make_pair(ds.stems(track), q, peak_mode=peak_mode)
+
+
+#: musdb's ``accompaniment`` target (musdb ``configs/mus.yaml``): the same three stems whatever the separated target
+ACCOMPANIMENT = ("drums", "bass", "other")
+PCM16_MAX = 32767 / 32768
+
+
+def stem_sum(stems: np.ndarray) -> np.ndarray:
+    """Sum of stems (k, N, 2) in float64 (exact for 16-bit samples: no rounding, no clipping), as musdb sums its
+    targets."""
+    return np.asarray(stems, dtype=np.float64).sum(axis=0)
+
+
+def pcm16_sum(stems: np.ndarray) -> tuple[np.ndarray, int]:
+    """The stem sum as a 16-bit PCM file holds it (what ``musdbconvert`` writes to ``linear_mixture.wav``): clipped
+    to [-1, 1 - 2^-15], as float32. Returns (audio, number of clipped samples). For 16-bit stems the sum is a
+    multiple of 2^-15 already, so only the clipping can change it."""
+    total = stem_sum(stems)
+    clipped = int(np.count_nonzero((total < -1.0) | (total > PCM16_MAX)))
+    return np.clip(total, -1.0, PCM16_MAX).astype(np.float32), clipped
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,28 @@ class TestSet:
         if with_mixture and self._audio[2] is None:
             self._audio[2] = self.dataset.mixture(track)
         return self._audio[1], self._audio[2]
+
+    def accompaniment(self, track: str) -> np.ndarray:
+        """musdb's ``accompaniment`` target of a track, drums + bass + other (float64, exact for 16-bit stems): the
+        second reference of the pair scoring (docs/fidelity.md §1). Derived from the stems the test set already
+        reads, so the manifest is unchanged."""
+        stems, _ = self._track_audio(track, with_mixture=False)
+        return stem_sum(stems[[SOURCES.index(s) for s in ACCOMPANIMENT]])
+
+    def linear_mixture(self, track: str) -> tuple[np.ndarray, dict]:
+        """The reference code's ``linear_mixture`` input of a track as float32, and where it came from:
+        ``<track>/linear_mixture.wav`` when the dataset has one (``musdbconvert`` output), else the sum of the four
+        stems written as 16 bits would write it (clipped to [-1, 1 - 2^-15]; MUSDB18-HQ and the synthetic set)."""
+        path = None if self.source == "musdb18" else self.dataset.track_dir(track) / "linear_mixture.wav"
+        stems, _ = self._track_audio(track, with_mixture=False)
+        if path is not None and path.is_file():
+            audio = read_wav(path)[0]
+            if audio.shape != stems.shape[1:]:
+                raise TestSetIntegrityError(f"{path}: {audio.shape[0]} samples × {audio.shape[1]} channels, expected "
+                                            f"{stems.shape[1]} × {stems.shape[2]} like the stems of the track")
+            return audio, {"derivation": "linear_mixture.wav", "clipped_samples": 0}
+        audio, clipped = pcm16_sum(stems)
+        return audio, {"derivation": "stem-sum-16bit", "clipped_samples": clipped}
 
     def load_pair(self, task_id: str, track: str) -> dsp.Pair:
         """Regenerate a pair and verify it against the manifest."""

@@ -57,7 +57,7 @@ def test_summary_document_field_by_field():
     doc = agg.summary_document(tables, testset=ts, n_boot=20, ci=0.9, seed=3, results=docs)
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc
     assert sorted(doc) == ["bootstrap", "cells", "checkpoints", "fingerprints", "groups", "labels", "rules",
-                           "sdr_backend", "summary_version", "systems", "testset"]
+                           "sdr_backend", "sdr_scoring", "summary_version", "systems", "testset"]
     assert doc["summary_version"] == 1
     assert doc["labels"] == ["identity"] and doc["systems"] == ["id-2", "identity"]
     assert doc["testset"] == {"manifest_hash": H}
@@ -72,6 +72,7 @@ def test_summary_document_field_by_field():
     assert doc["cells"] == agg.records(tables["cells"]) and len(doc["cells"]) == 4 * 5 + 6
     assert doc["groups"] == agg.records(tables["groups"]) and doc["groups"]
     assert doc["sdr_backend"] == ["fast"]
+    assert doc["sdr_scoring"] == ["joint"]  # baselines: one joint call per track
     fp = IdentitySystem().fingerprint
     assert doc["fingerprints"] == {"identity": fp, "id-2": IdentitySystem(name="id-2", label="identity").fingerprint}
     assert doc["checkpoints"] == {"identity": docs[0]["system"]["checkpoint_sha256"], "id-2": None}

@@ -156,6 +156,19 @@ def test_manifest_change_fails_unless_declared_or_versioned():
     assert _status(comp, "u7-dme/sdr-vocals/SDR").status == "redefined"
 
 
+def test_scoring_change_fails_unless_declared():
+    """Issue 9: the dedicated models' SDR scoring (joint -> pair) changes what their cells mean; a summary written
+    before it has no sdr_scoring (= joint) and compares cleanly with one that says joint."""
+    pol = _policy()
+    base = _summary(BASE_CELLS, BASE_GROUPS)
+    joint = {**_summary(BASE_CELLS, BASE_GROUPS), "sdr_scoring": ["joint"]}
+    assert not gres.compare(base, joint, pol).fails
+    head = {**_summary(BASE_CELLS, BASE_GROUPS), "sdr_scoring": ["joint", "pair"]}
+    comp = gres.compare(base, head, pol)
+    assert comp.fails and "SDR scoring changed" in comp.document_issues[0]["message"]
+    assert not gres.compare(base, head, _policy(allow=("backend",))).fails
+
+
 def test_profiles_must_match():
     with pytest.raises(gres.CompareError, match="profiles differ"):
         gres.compare(_summary(BASE_CELLS), _summary(BASE_CELLS, profile="paper"), _policy())

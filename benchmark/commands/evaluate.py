@@ -68,7 +68,8 @@ def _evaluate(args) -> int:
     try:
         report = evaluate(system, testset, args.out, tasks=args.tasks, backend=args.backend, device=args.device,
                           workers=args.workers, threads=args.threads, seed=args.seed, progress=not args.no_progress,
-                          summary=not args.no_summary, wait_timeout=args.wait_timeout)
+                          summary=not args.no_summary, wait_timeout=args.wait_timeout,
+                          dedicated_scoring=args.dedicated_scoring, sdr_input=args.sdr_input)
     except (KeyError, ValueError, SystemConfigError, AudioFormatError) as err:
         # bad input: unknown tasks, unsupported tasks, missing/malformed estimate files, inconsistent results
         status = 1 if isinstance(err, (AggregationError, ResultValidationError)) else 2
@@ -87,13 +88,13 @@ def _msg(err: BaseException) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from benchmark.evaluate import BACKENDS
+    from benchmark.evaluate import BACKENDS, SCORINGS, SDR_INPUTS
 
     what = p.add_argument_group("what to evaluate (exactly one)")
     what.add_argument("--model", help="registry name of the trained model (checked against the checkpoint)")
     what.add_argument("--checkpoint", nargs="+", metavar="PATH",
                       help="checkpoint file (models.checkpoint format); several files = one system whose tasks go "
-                           "to the first checkpoint answering them (e.g. 4 dedicated separators, evaluated jointly)")
+                           "to the first checkpoint answering them (e.g. the 4 dedicated separators of one model)")
     what.add_argument("--system", help="training-free baseline: identity | oracle | dsp-mixture")
     what.add_argument("--estimates", metavar="DIR",
                       help="folder of estimates: DIR/<task_id>/<track>.wav (44.1 kHz stereo)")
@@ -104,6 +105,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sdr | mfcc | all, or comma-separated task ids/groups (default: all)")
     p.add_argument("--backend", default="fast", choices=BACKENDS,
                    help="BSS-Eval back-end of the SDR tasks (museval = official, slow; default: fast)")
+    p.add_argument("--dedicated-scoring", default="pair", choices=SCORINGS,
+                   help="SDR scoring of a dedicated-family model (u7-*, u17-*, u9l-*): pair = each task on its own "
+                        "against {target, accompaniment}, as the ISMIR 2020 code did (default); joint = one 4-target "
+                        "BSS-Eval call, as museval scores a 4-source system (docs/fidelity.md §1). Other systems are "
+                        "always joint")
+    p.add_argument("--sdr-input", default="auto", choices=SDR_INPUTS,
+                   help="signal given to the system on the SDR tasks: auto = linear_mixture (stem sum) for the "
+                        "dedicated and conditioned families, as their reference code, mixture.wav otherwise")
     p.add_argument("--device", default="cpu", help="torch device of the model and the fast back-end (cpu, cuda, "
                    "cuda:1; 'cuda' under torchrun means cuda:LOCAL_RANK)")
     p.add_argument("--workers", type=int, default=None,
