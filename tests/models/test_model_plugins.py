@@ -228,6 +228,20 @@ def test_installed_plugin_trains_and_its_checkpoint_evaluates(target, on_path, t
     want = model.manipulate(x, "separate vocals")
     assert np.allclose(est, want, atol=1e-5)
 
+    # `amss-bench evaluate` of the checkpoint, in two worker processes that find the package themselves
+    from benchmark.testset import TestSet, build
+
+    build(tiny_root, tmp_path / "testset", progress=False)
+    ts = TestSet.open(tmp_path / "testset")
+    assert main(["evaluate", "--model", "tiny-gain", "--checkpoint", str(out / "model.pt"), "--tasks", "sdr-vocals",
+                 "--testset", str(tmp_path / "testset"), "--out", str(tmp_path / "results"), "--backend", "sdr-only",
+                 "--workers", "2", "--no-progress"]) == 0
+    docs = sorted((tmp_path / "results").glob("tiny-gain@embedded/sdr-vocals/*.json"))
+    assert [d.stem for d in docs] == ts.tracks()
+    meta = json.loads(docs[0].read_text())["system"]["metadata"]
+    assert (meta["model"], meta["checkpoint"], meta["training"]["steps"]) == ("tiny-gain", "model.pt", 2)
+    assert meta["model_info"]["name"] == "tiny-gain@embedded"
+
 
 # ------------------------------------------------------------------------------------------- failures
 
