@@ -11,6 +11,12 @@
   paper model. Structural overrides add ``@custom``. ``create("u7-dcse@embedded")`` is the same as
   ``create("u7-dcse", profile="embedded")``.
 * Dedicated models are trained per source: ``create("u7-dcse", source="drums")`` (default: vocals).
+* Every entry names its training-recipe family (``recipe_family``: u7 | u17 | u9l | cunet | lasaft12 | amss, or one
+  added with ``models.training.recipes.register_family``) and its pipeline group (``pipeline_group``: dedicated |
+  separation | amss: the ``params.yaml`` ``train`` list, i.e. the DVC train/evaluate stages, it belongs to).
+  Nothing is derived from a model's name.
+* Out-of-tree models: :func:`register` (see ``models.plugins``), called by the functions of the installed packages'
+  ``amss_bench.models`` entry points when the registry is first used (docs/models.md, "Adding a model").
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from dataclasses import dataclass, field
 import torch
 
 from .amss import AMSSNet
-from .base import AudioModel
+from .base import INFERENCE_DEFAULTS, AudioModel
 from .cunet import ConditionedUNet
 from .unet import DedicatedUNet
 
 PROFILES = ("paper", "embedded")
+FAMILIES = ("dedicated", "conditioned", "amss")
+PIPELINE_GROUPS = ("dedicated", "separation", "amss")
 ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet}
 #: Config keys that do not change the architecture (no "@custom" suffix when overridden).
 NON_STRUCTURAL = frozenset(
@@ -37,10 +45,10 @@ NON_STRUCTURAL = frozenset(
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    family: str  # "dedicated" | "conditioned" | "amss"
-    table: str  # thesis table, e.g. "3.1"
+    family: str  # training-data kind: "dedicated" | "conditioned" | "amss"
+    table: str  # thesis table, e.g. "3.1" ("" for an out-of-tree model)
     row: str  # row label in that table
-    published_params: int  # exact network-only count (models.md)
+    published_params: int | None  # exact network-only count (models.md); None: none published (out-of-tree)
     config: dict = field(compare=False, hash=False)
     task_set: str = "separation-dedicated"  # | "separation-conditioned" | "task2" | "task1"
     source: str | None = None  # dedicated models: the source this instance separates (default vocals)
@@ -50,6 +58,9 @@ class ModelInfo:
     description: str = ""
     profile: str = "paper"
     registry_name: str = ""  # the registry key (name without profile suffix)
+    recipe_family: str = ""  # models.training.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
+    pipeline_group: str = ""  # params.yaml train list / DVC stages: "dedicated" | "separation" | "amss"
+    origin: str = "built-in"  # or the entry point / register() call that added it
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -83,7 +94,7 @@ _X8 = [False] * 8
 _ENTRIES: dict[str, tuple[dict, dict, dict]] = {}
 
 
-def _add(name, family, table, row, params, config, embedded=None, **info):
+def _add(name, family, recipe_family, pipeline_group, table, row, params, config, embedded=None, **info):
     base = {"dedicated": _DEDICATED, "conditioned": _CONDITIONED, "amss": _AMSS}[family]
     cfg = dict(base)
     cfg.update(config)
@@ -95,47 +106,50 @@ def _add(name, family, table, row, params, config, embedded=None, **info):
     )
     _ENTRIES[name] = (
         dict(name=name, family=family, table=table, row=row, published_params=params, task_set=task_set,
-             source=cfg.get("source"), registry_name=name, **info),
+             source=cfg.get("source"), registry_name=name, recipe_family=recipe_family,
+             pipeline_group=pipeline_group, **info),
         cfg,
         emb,
     )
 
 
 # Chapter 3, Table 3.1: U7 TFC-TDF, TDF bias false (BN non-affine)
-_add("u7-dme", "dedicated", "3.1", "DME", 987_282, dict(method="dme"),
+_add("u7-dme", "dedicated", "u7", "dedicated", "3.1", "DME", 987_282, dict(method="dme"),
      description="U7 TFC-TDF, direct magnitude estimation (ReLU output), mixture phase")
-_add("u7-mme", "dedicated", "3.1", "MME", 987_282, dict(method="mme"),
+_add("u7-mme", "dedicated", "u7", "dedicated", "3.1", "MME", 987_282, dict(method="mme"),
      description="U7 TFC-TDF, magnitude mask (sigmoid) × mixture magnitude")
-_add("u7-cme-sigmoid", "dedicated", "3.1", "CME-σ", 987_476, dict(method="cme_sigmoid"),
+_add("u7-cme-sigmoid", "dedicated", "u7", "dedicated", "3.1", "CME-σ", 987_476, dict(method="cme_sigmoid"),
      description="U7 TFC-TDF, element-wise sigmoid masks on the 4 CaC channels")
-_add("u7-cme-tanh", "dedicated", "3.1", "CME-tanh", 987_476, dict(method="cme_tanh"),
+_add("u7-cme-tanh", "dedicated", "u7", "dedicated", "3.1", "CME-tanh", 987_476, dict(method="cme_tanh"),
      description="U7 TFC-TDF, element-wise tanh masks on the 4 CaC channels")
-_add("u7-dcse", "dedicated", "3.1", "DCSE", 987_476, dict(method="dcse"), thesis_params="0.99M",
+_add("u7-dcse", "dedicated", "u7", "dedicated", "3.1", "DCSE", 987_476, dict(method="dcse"), thesis_params="0.99M",
      also_in=("3.5 r3 (TFC-TDF, 7 blocks)", "4.1 dedicated (chapter 3)"),
      description="U7 TFC-TDF, direct complex (CaC) spectrogram estimation")
 # Table 3.5: 17-block models
-_add("u17-tfc-sampling-o", "dedicated", "3.5", "r1 TFC, time sampling O", 1_564_660,
+_add("u17-tfc-sampling-o", "dedicated", "u17", "dedicated", "3.5", "r1 TFC, time sampling O", 1_564_660,
      dict(n_blocks=17, block="tfc", time_down=_O8), dict(n_blocks=9, time_down=[True, False, True, False]),
      thesis_params="1.56M", description="U17 TFC only, time halved at encoder levels 0, 2, 4, 6")
-_add("u17-tfc-sampling-x", "dedicated", "3.5", "r2 TFC, time sampling X", 1_555_444,
+_add("u17-tfc-sampling-x", "dedicated", "u17", "dedicated", "3.5", "r2 TFC, time sampling X", 1_555_444,
      dict(n_blocks=17, block="tfc", time_down=_X8), dict(n_blocks=9, time_down=[False] * 4),
      thesis_params="1.56M", description="U17 TFC only, frequency-only sampling")
-_add("u17-tfc-tdf", "dedicated", "3.5", "r4 TFC-TDF, 17 blocks", 1_930_840,
+_add("u17-tfc-tdf", "dedicated", "u17", "dedicated", "3.5", "r4 TFC-TDF, 17 blocks", 1_930_840,
      dict(n_blocks=17, block="tfc_tdf", time_down=_O8, tdf_bias=True, tdf_affine=True),
      dict(n_blocks=9, time_down=[True, False, True, False]),
      thesis_params="1.93M", description="U17 TFC-TDF (bias, affine BN), sampling O")
 # Table 3.7: large U9, n_fft 4096, TDF bias true (BN affine)
 _LARGE = dict(n_fft=4096, n_blocks=9, time_down=[True] * 4, tdf_bias=True, tdf_affine=True)
 _LARGE_EMB = dict(n_blocks=9, time_down=[True] * 4)
-_add("u9l-tfc-tdf", "dedicated", "3.7", "r1 TFC-TDF, bottleneck", 2_232_132, dict(_LARGE), _LARGE_EMB,
+_add("u9l-tfc-tdf", "dedicated", "u9l", "dedicated", "3.7", "r1 TFC-TDF, bottleneck", 2_232_132, dict(_LARGE),
+     _LARGE_EMB,
      thesis_params="2.24M", also_in=("3.6 Proposed (TFC-TDF U-Net)", "4.2 dedicated (chapter 3)"),
      description="large U9 TFC-TDF (n_fft 4096); thesis 2.24M counts the STFT window as a parameter")
-_add("u9l-tfc-tdf-single", "dedicated", "3.7", "r2 TFC-TDF, no bottleneck", 11_991_972,
+_add("u9l-tfc-tdf-single", "dedicated", "u9l", "dedicated", "3.7", "r2 TFC-TDF, no bottleneck", 11_991_972,
      dict(_LARGE, tdf="single"), _LARGE_EMB, thesis_params="12.00M",
      description="large U9 TFC-TDF with single-layer F→F TDFs; thesis 12.00M counts the window")
-_add("u9l-dme", "dedicated", "3.7", "r3 TFC-TDF (DME)", 2_231_938, dict(_LARGE, method="dme"), _LARGE_EMB,
+_add("u9l-dme", "dedicated", "u9l", "dedicated", "3.7", "r3 TFC-TDF (DME)", 2_231_938, dict(_LARGE, method="dme"),
+     _LARGE_EMB,
      thesis_params="2.24M", description="large U9 TFC-TDF, direct magnitude estimation")
-_add("u9l-tfc", "dedicated", "3.7", "r4 TFC only", 826_228, dict(_LARGE, block="tfc"), _LARGE_EMB,
+_add("u9l-tfc", "dedicated", "u9l", "dedicated", "3.7", "r4 TFC only", 826_228, dict(_LARGE, block="tfc"), _LARGE_EMB,
      thesis_params="0.83M", description="large U9 TFC only")
 # Chapter 4, Table 4.1: conditioned U-Nets (U7 DCSE backbone)
 _CUNET_PARAMS = {
@@ -148,36 +162,55 @@ for (_mod, _ft), _params in _CUNET_PARAMS.items():
     _extra = {}
     if (_mod, _ft) == ("gpocm", "lasaft"):
         _extra = dict(aliases=("lasaft-gpocm-net11",), also_in=("5.2 LaSAFT-GPoCM-Net_11",))
-    _add(f"cunet-{_mod}" + ("" if _ft == "none" else f"-{_ft}"), "conditioned", "4.1", f"{_label} CUNet{_ft_label}",
+    _add(f"cunet-{_mod}" + ("" if _ft == "none" else f"-{_ft}"), "conditioned", "cunet", "separation", "4.1",
+         f"{_label} CUNet{_ft_label}",
          _params, dict(modulation=_mod, ft_block=_ft),
          description=f"conditioned U7 (DCSE), {_label} in the decoder blocks"
          + {"none": "", "tdf": ", TDF in every block", "lasaft": ", LaSAFT in every block"}[_ft],
          **_extra)
-_add("lasaft-gpocm-net12", "conditioned", "5.2", "LaSAFT-GPoCM-Net_12", 31_541_908,
+_add("lasaft-gpocm-net12", "conditioned", "lasaft12", "separation", "5.2", "LaSAFT-GPoCM-Net_12", 31_541_908,
      dict(n_fft=4096, n_blocks=9, embedding_dim=64), dict(n_blocks=9),
      also_in=("4.2 LaSAFT+GPoCM",), description="large LaSAFT-GPoCM U9 (n_fft 4096, E 64)")
 # Chapter 5, Tables 5.2 / 5.3
-_add("amss-net", "amss", "5.2", "AMSS-Net", 4_245_068, dict(variant="full"), thesis_params="≈4.3M",
+_add("amss-net", "amss", "amss", "amss", "5.2", "AMSS-Net", 4_245_068, dict(variant="full"), thesis_params="≈4.3M",
      also_in=("5.3 AMSS-Net",), description="AMSS-Net (reference widths of models.md §3.8), task2 (87 generators)")
-_add("amss-net-wo-csa", "amss", "5.2", "AMSS-Net w/o CSA", 4_947_068, dict(variant="wo_csa"), thesis_params="≈4.9M",
+_add("amss-net-wo-csa", "amss", "amss", "amss", "5.2", "AMSS-Net w/o CSA", 4_947_068, dict(variant="wo_csa"),
+     thesis_params="≈4.9M",
      also_in=("5.3 w/o CSA",), description="ablation: compact LaSAFT in the LSC extractor, 1×1 merge instead of CSA")
-_add("amss-net-wo-smpocm", "amss", "5.2", "AMSS-Net w/o SMPoCM", 2_423_852, dict(variant="wo_smpocm"),
+_add("amss-net-wo-smpocm", "amss", "amss", "amss", "5.2", "AMSS-Net w/o SMPoCM", 2_423_852, dict(variant="wo_smpocm"),
      thesis_params="≈2.4M", also_in=("5.3 w/o SMPoCM",), description="ablation: one tanh-PoCM per decoding block")
-_add("amss-net-separate", "amss", "5.2", "AMSS-Net_separate", 4_245_068, dict(variant="full", task_set="task1"),
+_add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separate", 4_245_068,
+     dict(variant="full", task_set="task1"),
      description="AMSS-Net trained on the separation task set (task1: 14 separate/mute generators)")
 
 _ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
+#: the names (and aliases) of the thesis models: never replaced by an out-of-tree registration
+BUILTIN = frozenset(_ENTRIES) | frozenset(_ALIASES)
+#: arch key -> AudioModel class or factory(config), added by out-of-tree registrations
+_PLUGIN_ARCHES: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------- public API
 
 
-def model_names() -> list[str]:
+def _loaded() -> None:
+    """Run the ``amss_bench.models`` entry points once (models.plugins), before the first look-up."""
+    from . import plugins
+
+    plugins.ensure_loaded()
+
+
+def model_names(*, builtin_only: bool = False) -> list[str]:
+    """Registry names; ``builtin_only``: the thesis models alone (the regression gate's golden fingerprints)."""
+    if builtin_only:
+        return [n for n in _ENTRIES if n in BUILTIN]
+    _loaded()
     return list(_ENTRIES)
 
 
 def resolve(name: str) -> tuple[str, str | None]:
     """'u7-dcse@embedded' -> ('u7-dcse', 'embedded'); aliases resolved; KeyError listing the names otherwise."""
+    _loaded()
     base, _, suffix = name.partition("@")
     base = _ALIASES.get(base, base)
     if base not in _ENTRIES:
@@ -194,7 +227,7 @@ def get_info(name: str) -> ModelInfo:
 
 
 def list_models() -> list[ModelInfo]:
-    return [get_info(n) for n in _ENTRIES]
+    return [get_info(n) for n in model_names()]
 
 
 def config_for(name: str, profile: str = "paper") -> dict:
@@ -212,9 +245,17 @@ def config_for(name: str, profile: str = "paper") -> dict:
 def build(config: dict) -> AudioModel:
     """Instantiate (without re-initialising) the model class for a config."""
     arch = config.get("arch")
-    if arch not in ARCHES:
-        raise ValueError(f"config has unknown arch {arch!r}; expected one of {tuple(ARCHES)}")
-    return ARCHES[arch](config)
+    if arch in ARCHES:
+        return ARCHES[arch](config)
+    _loaded()
+    if arch not in _PLUGIN_ARCHES:
+        raise ValueError(f"config has unknown arch {arch!r}; expected one of {tuple(ARCHES) + tuple(_PLUGIN_ARCHES)} "
+                         f"(out-of-tree architectures come from the installed packages' amss_bench.models entry "
+                         f"points)")
+    model = _PLUGIN_ARCHES[arch](config)
+    if not isinstance(model, AudioModel):
+        raise TypeError(f"architecture {arch!r} built a {type(model).__name__}, not a models.base.AudioModel")
+    return model
 
 
 def _instance_name(base: str, profile: str, custom: bool) -> str:
@@ -262,7 +303,7 @@ def _finish(cfg: dict, base: str, profile: str, custom: bool, seed, init: bool) 
     with it (biases and BN keep their constructor initialisation, so both steps matter)."""
     def make():
         m = build(cfg)
-        if init:
+        if init and callable(getattr(m, "reset_parameters", None)):  # every built-in has one; optional out of tree
             m.reset_parameters()
         return m
 
@@ -291,3 +332,124 @@ def count_params(name: str, profile: str = "paper", **overrides) -> int:
     with torch.device("meta"):
         model = build(cfg)
     return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------------- out-of-tree models
+
+class RegistrationError(ValueError):
+    """An out-of-tree registration that is refused (the message names the model, the field and what was expected)."""
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_NEEDED = {"n_fft": int, "hop_length": int, "num_frame": int}
+
+
+def register(name: str, *, family: str, arch, config: dict, embedded: dict | None = None,
+             recipe_family: str, pipeline_group: str | None = None, recipes: dict | None = None,
+             published_params: int | None = None, description: str = "", table: str = "", row: str = "",
+             aliases: tuple[str, ...] = (), origin: str | None = None) -> ModelInfo:
+    """Add an out-of-tree model to the registry; it then trains, saves, loads and evaluates like a thesis model.
+
+    Args:
+        name: registry name: lower-case letters, digits, ``-``, ``_``, ``.``; no built-in name or alias.
+        family: training-data kind: "dedicated" (one source, ``config["source"]``), "conditioned" (the four SDR
+            queries) or "amss" (AML descriptions of ``config["task_set"]``).
+        arch: an ``AudioModel`` subclass (or any callable ``config -> AudioModel``), or the name of a built-in
+            architecture ("dedicated", "conditioned", "amss": a new configuration of it, whose config starts from
+            the thesis base configuration of that architecture).
+        config: the paper configuration (needs ``n_fft``, ``hop_length``, ``num_frame``; dedicated: ``source``).
+        embedded: keys that differ in the embedded (CPU) profile (default: none).
+        recipe_family: the training-recipe family (``models.training.recipes.RECIPES``; add one with
+            ``recipes.register_family`` first).
+        pipeline_group: "dedicated" | "separation" | "amss" (default: dedicated for dedicated models, separation for
+            conditioned ones and for amss models of task set task1, amss otherwise).
+        recipes: ``{"paper" | "embedded": {recipe key: value}}`` applied over the family's recipe for this model.
+        published_params: a published parameter count to check against (``models list``), if any.
+        origin: where the registration comes from (default: the entry point being loaded, else "register()").
+    """
+    from . import plugins
+
+    where = f"model {name!r}"
+    if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS or not name[0].isalnum():
+        raise RegistrationError(f"{where}: the name must be lower-case letters, digits, '-', '_' or '.', starting with "
+                                f"a letter or digit (no '@' or '/': they select the profile and the stem)")
+    for n in (name, *aliases):
+        if n in BUILTIN:
+            raise RegistrationError(f"{where}: the name {n!r} is a built-in model of the thesis registry; an "
+                                    f"out-of-tree model cannot replace it: choose another name")
+        if n in _ENTRIES or n in _ALIASES:
+            other = _ENTRIES[_ALIASES.get(n, n)][0]["origin"]
+            raise RegistrationError(f"{where}: the name {n!r} is already registered by {other}")
+    if family not in FAMILIES:
+        raise RegistrationError(f"{where}: field 'family' is {family!r}; expected one of {', '.join(FAMILIES)}")
+    if not isinstance(config, dict) or (embedded is not None and not isinstance(embedded, dict)):
+        raise RegistrationError(f"{where}: fields 'config' and 'embedded' must be dicts")
+    if isinstance(arch, str):
+        if arch not in ARCHES:
+            raise RegistrationError(f"{where}: field 'arch' {arch!r} is not a built-in architecture "
+                                    f"({', '.join(ARCHES)}); pass the AudioModel class itself")
+        cfg = dict({"dedicated": _DEDICATED, "conditioned": _CONDITIONED, "amss": _AMSS}[arch])
+        emb_base = dict(_COMMON_EMBEDDED, **{"conditioned": _EMB_CONDITIONED, "amss": _EMB_AMSS}.get(arch, {}))
+    elif callable(arch):
+        cfg, emb_base = {"arch": name}, {}
+    else:
+        raise RegistrationError(f"{where}: field 'arch' must be an AudioModel subclass, a factory(config) or a "
+                                f"built-in architecture name, got {type(arch).__name__}")
+    cfg.update(copy.deepcopy(config))
+    if not isinstance(arch, str):
+        cfg["arch"] = name
+    for key, value in INFERENCE_DEFAULTS.items():  # stored in every model's config: keep the checkpoint round trip exact
+        cfg.setdefault(key, value)
+    for key, typ in _NEEDED.items():
+        if not isinstance(cfg.get(key), typ) or isinstance(cfg.get(key), bool) or cfg[key] < 1:
+            raise RegistrationError(f"{where}: config key {key!r} must be a positive integer, got {cfg.get(key)!r}")
+    if family == "dedicated" and cfg.get("source") not in ("vocals", "drums", "bass", "other"):
+        raise RegistrationError(f"{where}: a dedicated model needs config key 'source' (vocals, drums, bass or "
+                                f"other: the default stem), got {cfg.get('source')!r}")
+    if family == "amss" and cfg.get("task_set") not in ("task1", "task2"):
+        raise RegistrationError(f"{where}: an amss model needs config key 'task_set' (task1 or task2), got "
+                                f"{cfg.get('task_set')!r}")
+    emb = dict(emb_base, **copy.deepcopy(embedded or {}))
+    unknown = sorted(set(emb) - set(cfg))
+    if unknown:
+        raise RegistrationError(f"{where}: embedded keys {unknown} are not in the config (known: {sorted(cfg)})")
+    if pipeline_group is None:
+        pipeline_group = {"dedicated": "dedicated", "conditioned": "separation"}.get(
+            family, "separation" if cfg.get("task_set") == "task1" else "amss")
+    if pipeline_group not in PIPELINE_GROUPS:
+        raise RegistrationError(f"{where}: field 'pipeline_group' is {pipeline_group!r}; expected one of "
+                                f"{', '.join(PIPELINE_GROUPS)}")
+    from models.training import recipes as rec
+
+    if recipe_family not in rec.RECIPES:
+        raise RegistrationError(f"{where}: field 'recipe_family' is {recipe_family!r}; expected one of "
+                                f"{', '.join(rec.RECIPES)} (add a family with models.training.recipes."
+                                f"register_family first)")
+    if recipes is not None:
+        rec.register_model_recipes(name, recipes)
+    task_set = {"dedicated": "separation-dedicated", "conditioned": "separation-conditioned"}.get(
+        family, cfg.get("task_set"))
+    info = dict(name=name, family=family, table=table, row=row, published_params=published_params,
+                task_set=task_set, source=cfg.get("source"), registry_name=name, recipe_family=recipe_family,
+                pipeline_group=pipeline_group, description=description, aliases=tuple(aliases),
+                origin=origin or plugins.current_origin() or "register()")
+    if not isinstance(arch, str):
+        _PLUGIN_ARCHES[name] = arch
+    _ENTRIES[name] = (info, cfg, emb)
+    _ALIASES.update({a: name for a in aliases})
+    return get_info(name)
+
+
+def unregister(name: str) -> None:
+    """Remove an out-of-tree model (tests, reloading the entry points); built-in models cannot be removed."""
+    if name in BUILTIN:
+        raise RegistrationError(f"model {name!r} is built in and cannot be removed")
+    info = _ENTRIES.pop(name, (None,))[0]
+    if info is None:
+        raise KeyError(f"model {name!r} is not registered")
+    for a in info.get("aliases", ()):
+        _ALIASES.pop(a, None)
+    _PLUGIN_ARCHES.pop(name, None)
+    from models.training import recipes as rec
+
+    rec.MODEL_RECIPES.pop(name, None)

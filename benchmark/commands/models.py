@@ -19,10 +19,15 @@ def _list(args) -> int:
     from models import registry
 
     rows = []
-    for info in registry.list_models():
+    try:
+        infos = registry.list_models()
+    except ValueError as err:  # a broken amss_bench.models entry point (models.plugins.PluginError)
+        return fail(str(err))
+    for info in infos:
         n = registry.count_params(info.name)
         d = info.to_dict()
-        d.update(params=n, matches_published=(n == info.published_params),
+        # out-of-tree models may publish no count (None: nothing to check)
+        d.update(params=n, matches_published=None if info.published_params is None else n == info.published_params,
                  embedded_name=f"{info.name}@embedded", embedded_params=registry.count_params(info.name, "embedded"))
         rows.append(d)
     if args.json:
@@ -30,14 +35,15 @@ def _list(args) -> int:
         return 0
     head = ("name", "family", "table/row", "params", "published", "thesis", "embedded")
     table = [head] + [
-        (r["name"], r["family"], f"{r['table']} {r['row']}", f"{r['params']:,}", f"{r['published_params']:,}",
+        (r["name"], r["family"], f"{r['table']} {r['row']}" if r["table"] else r["origin"], f"{r['params']:,}",
+         "—" if r["published_params"] is None else f"{r['published_params']:,}",
          r["thesis_params"] or "—", f"{r['embedded_params']:,}")
         for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
-    bad = [r["name"] for r in rows if not r["matches_published"]]
+    bad = [r["name"] for r in rows if r["matches_published"] is False]
     if bad:
         print(f"WARNING: parameter count differs from the published count for {', '.join(bad)}", file=sys.stderr)
         return 1

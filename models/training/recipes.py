@@ -13,8 +13,10 @@ Unknown keys raise :class:`RecipeError` naming the key and where it came from.
 ``batch_size`` is always the **effective** (global) batch: per-GPU batch × number of processes (models.md §4.2:
 "on one GPU, keep the effective batch"). Under ``torchrun`` each rank gets ``batch_size / world_size`` items.
 
-Families (:func:`family_of`): ``u7`` (Table 3.1 methods, Table 3.5 r3, Table 4.1 dedicated), ``u17`` (Table 3.5),
-``u9l`` (Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12`` (LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3).
+Families (:func:`family_of`: the registry entry's ``recipe_family``): ``u7`` (Table 3.1 methods, Table 3.5 r3,
+Table 4.1 dedicated), ``u17`` (Table 3.5), ``u9l`` (Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12``
+(LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3). Out-of-tree models add families with :func:`register_family`
+and per-model recipes with ``registry.register(..., recipes=...)`` (:func:`register_model_recipes`).
 """
 
 from __future__ import annotations
@@ -180,20 +182,44 @@ class RecipeError(ValueError):
 
 
 def family_of(model_name: str) -> str:
-    """Recipe family of a registry model name (``"u7-dcse"``, ``"amss-net@embedded"``, aliases …)."""
+    """Recipe family of a registry model (``"u7-dcse"``, ``"amss-net@embedded"``, aliases …): its entry's
+    ``recipe_family``."""
     from models import registry
 
-    info = registry.get_info(model_name)
-    base = info.registry_name or info.name
-    if info.family == "amss":
-        return "amss"
-    if info.family == "conditioned":
-        return "lasaft12" if base == "lasaft-gpocm-net12" else "cunet"
-    if base.startswith("u17"):
-        return "u17"
-    if base.startswith("u9l"):
-        return "u9l"
-    return "u7"
+    return registry.get_info(model_name).recipe_family
+
+
+def _checked_profiles(recipes: dict, origin: str, *, both: bool) -> dict:
+    if not isinstance(recipes, dict) or (both and set(recipes) != set(PROFILES)) or not set(recipes) <= set(PROFILES):
+        raise RecipeError(f"{origin}: expected a mapping with the profile keys {' and '.join(PROFILES)}"
+                          f"{'' if both else ' (either or both)'}, got {recipes!r}")
+    out = {}
+    for profile, keys in recipes.items():
+        if not isinstance(keys, dict):
+            raise RecipeError(f"{origin}.{profile}: expected a mapping of training keys, got {keys!r}")
+        _check({}, keys, f"{origin}.{profile}")
+        validate(dict(copy.deepcopy(DEFAULTS), **keys))
+        out[profile] = copy.deepcopy(keys)
+    return out
+
+
+def register_family(name: str, *, paper: dict, embedded: dict) -> None:
+    """Add a recipe family for out-of-tree models (keys over :data:`DEFAULTS`, as in :data:`RECIPES`); it can then
+    be overridden in ``params.yaml`` ``train.<profile>.<name>`` like a built-in family. A taken name is refused."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise RecipeError(f"recipe family name must be a non-empty string without '.', got {name!r}")
+    if name in RECIPES:
+        raise RecipeError(f"recipe family {name!r} already exists ({'built in' if name in FAMILIES else 'registered'})"
+                          f"; choose another name or use it as it is")
+    RECIPES[name] = _checked_profiles({"paper": paper, "embedded": embedded}, f"recipe family {name!r}", both=True)
+
+
+def register_model_recipes(model: str, recipes: dict) -> None:
+    """Per-model recipe keys (``{"embedded": {...}, "paper": {...}}``) of an out-of-tree model."""
+    if model in MODEL_RECIPES:
+        raise RecipeError(f"model {model!r} already has recipe entries")
+    MODEL_RECIPES[model] = _checked_profiles(recipes, f"recipes of model {model!r}", both=False)
+
 
 
 def _check(recipe: dict, keys: dict, origin: str) -> None:
@@ -254,10 +280,10 @@ def recipe_for(model_name: str, profile: str = "embedded", params: dict | None =
     if not isinstance(by_profile, dict):
         raise RecipeError(f"params.yaml: field 'train.{profile}' must be a mapping")
     models = registry.model_names()
-    unknown = [k for k in by_profile if k not in ("all", *FAMILIES, *models)]
+    unknown = [k for k in by_profile if k not in ("all", *RECIPES, *models)]
     if unknown:
         raise RecipeError(f"params.yaml: train.{profile} has unknown section(s) {', '.join(map(repr, unknown))}; "
-                          f"expected 'all', a family ({', '.join(FAMILIES)}) or a model name ({', '.join(models)})")
+                          f"expected 'all', a family ({', '.join(RECIPES)}) or a model name ({', '.join(models)})")
     for section in ("all", family, base):
         block = by_profile.get(section) or {}
         if not isinstance(block, dict):
