@@ -37,6 +37,7 @@ img { max-width: 100%; height: auto; } code { background: #f3f3f3; padding: 0 .2
 details { margin: .4em 0 1em; } summary { cursor: pointer; color: #0a58ca; }
 nav ul { columns: 2; } .note { background: #fff6dd; border-left: 4px solid #e0a800; padding: .5em 1em; }
 .clips { display: flex; flex-wrap: wrap; gap: 10px; }
+figure.clip { margin: 0; }
 .clip { border: 1px solid #ddd; border-radius: 4px; padding: 6px; width: 262px; font-size: 13px; }
 .clip audio { width: 100%; } .clip img { width: 256px; display: block; }
 """
@@ -105,7 +106,8 @@ def _listening(doc: dict, folder: Path, rel: str) -> str:
                     raise HtmlError(f"{folder / 'listen.json'}: {c[key]} (task {t['task']}) not found")
             parts.append(f'<figure class="clip"><figcaption><strong>{html.escape(c["title"])}</strong>'
                          f'</figcaption><audio controls preload="auto"><source '
-                         f'src="{rel}/{html.escape(c["audio"])}" type="audio/ogg; codecs=opus"></audio><img src="{rel}/{html.escape(c["spectrogram"])}" '
+                         f'src="{rel}/{html.escape(c["audio"])}" type="audio/ogg; codecs=opus"></audio>'
+                         f'<img src="{rel}/{html.escape(c["spectrogram"])}" '
                          f'alt="spectrogram: {html.escape(t["task"])}, {html.escape(c["title"])}"></figure>')
         parts.append("</div>")
     return "\n".join(parts)
@@ -115,7 +117,6 @@ def build(report_dir: str | Path, *, profile: str) -> Path:
     """Write ``index.html`` and ``figures/table-<id>.png`` into ``report_dir`` from the files the report, silence
     and listen stages wrote there."""
     from benchmark.figures import table_figures
-    from benchmark.report import PROFILE_NOTE
 
     folder = Path(report_dir)
     tables_md = _read_text(folder / "tables.md")
@@ -129,17 +130,18 @@ def build(report_dir: str | Path, *, profile: str) -> Path:
     listen = _read_json(folder / "listen" / "listen.json", ("track", "seconds", "codec", "tasks"))
     listening = _listening(listen, folder / "listen", "listen")
 
-    body = _render(_with_figures(tables_md, figures)).split("\n", 1)[1]  # its "# Results" heading: ours below
+    # tables.md without its "# Results" heading (the page's own h1); its first paragraph is the profile note
+    body = _render(_with_figures(tables_md, figures)).split("\n", 1)[1]
+    body = body.replace("<p>profile ", '<p class="note">profile ', 1)
     sections = re.findall(r'<h2>(.*?)</h2>', body)
     for title in sections:
         body = body.replace(f"<h2>{title}</h2>", f'<h2 id="{_slug(title)}">{title}</h2>', 1)
     nav = [(f"#{_slug(t)}", t) for t in sections] + [("#silent-mixture", "Figure 3.10 — silent mixture"),
                                                     ("#listening", "Listening")]
-    note = _render(PROFILE_NOTE.get(profile, f"profile {profile}"))
     page = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>amss-bench report — profile {html.escape(profile)}</title>", f"<style>{CSS}</style>", "</head>",
-            "<body>", f"<h1>amss-bench report — profile {html.escape(profile)}</h1>", f'<div class="note">{note}</div>',
+            "<body>", f"<h1>amss-bench report — profile {html.escape(profile)}</h1>",
             f"<p>Test set manifest <code>{html.escape(str(doc['testset'].get('manifest_hash')))}</code>, "
             f"{doc['testset'].get('n_tracks')} tracks. Sources: <code>tables.md</code>, <code>tables.json</code>, "
             "<code>summary.json</code> (report stage), <code>silence/</code>, <code>listen/</code>.</p>",

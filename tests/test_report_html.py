@@ -53,8 +53,8 @@ PAGE_CHECK = """
     images: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth, h: i.naturalHeight})),
     audio: audios.map(a => ({src: a.currentSrc, can: a.canPlayType(a.querySelector('source').type),
                              ready: a.readyState, duration: a.duration, error: a.error && a.error.code})),
-    external: [...document.querySelectorAll('[src], link[href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))
-      .filter(u => /^(https?:)?\\/\\//.test(u)),
+    external: [...document.querySelectorAll('[src], link[href]')]
+      .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => /^(https?:)?\\/\\//.test(u)),
   };
 })()
 """
