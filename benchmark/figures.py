@@ -4,7 +4,7 @@ bars, the published value as a black diamond on the same bar, and for the RMSE-M
 
 Only systems with at least one computed cell are drawn (the published-only rows of Tables 3.6/4.2/5.2 stay in the
 tables). Rows of the global-SDR convention and the # params / # blocks columns are left out: one metric per axis.
-Style, title placement and the metadata-free PNG bytes come from :mod:`benchmark.report` (``_axes``, ``_save``).
+Style, title placement and the metadata-free PNG bytes come from :mod:`benchmark.plotting` (as the report's).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def plot_table(table: dict, profile: str) -> bytes | None:
     """PNG bytes of ``table`` (one entry of tables.json ``tables``), or None when it has no computed cell."""
     import seaborn as sns
 
-    from benchmark.report import _axes, _save
+    from benchmark.plotting import axes, save
 
     mfcc = table["metric"] == "mfcc_rmse"
     rows = [r for r in table["rows"] if r.get("convention") != "global" and r["column"] not in NOT_PLOTTED
@@ -39,7 +39,7 @@ def plot_table(table: dict, profile: str) -> bytes | None:
     sns.set_theme(style="whitegrid", context="notebook")
     palette = sns.color_palette("colorblind", len(systems))
     width = 0.8 / len(systems)
-    fig, ax = _axes((min(16.0, max(8.0, 0.6 * len(groups) + 0.2 * len(groups) * len(systems))), 4.8))
+    fig, ax = axes((min(16.0, max(8.0, 0.6 * len(groups) + 0.2 * len(groups) * len(systems))), 4.8))
     marked = False
     for i, system in enumerate(systems):
         xs = [g + (i - (len(systems) - 1) / 2) * width for g in range(len(groups))]
@@ -62,7 +62,7 @@ def plot_table(table: dict, profile: str) -> bytes | None:
     unit = f" ({table['unit']})" if table.get("unit") else ""
     better = "higher is better" if table["higher_is_better"] else "lower is better"
     ax.legend(fontsize=7, ncol=2 if len(systems) > 6 else 1, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    png = _save(fig, ax, f"Table {table['id']}: {table['metric']}{unit}, {better} — ours (bars) vs published "
+    png = save(fig, ax, f"Table {table['id']}: {table['metric']}{unit}, {better} — ours (bars) vs published "
                          f"(◆), profile {profile}")
     sns.reset_orig()
     return png

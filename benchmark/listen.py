@@ -71,7 +71,7 @@ def spectrogram_png(audio: np.ndarray, title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmark.report import PNG_METADATA
+    from benchmark.plotting import PNG_METADATA
     from benchmark.silence import HOP, spectrogram_db
 
     s = spectrogram_db(audio)
