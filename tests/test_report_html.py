@@ -163,3 +163,38 @@ def test_listen_errors(report, tmp_path, capsys):
     assert main(args[:-2] + ["--models", "amss-net", "--runs", str(report.parent / "runs")]) == 2
     assert "no checkpoint for model(s) amss-net (have: u7-dcse)" in capsys.readouterr().err
     assert not (tmp_path / "l").exists()
+
+
+def _cell(system, column, ours, paper, **extra):
+    return {"system": system, "column": column, "ours": ours, "paper": paper, "convention": "museval",
+            "at_floor": False, **extra}
+
+
+def test_table_figures_draw_computed_systems_only(monkeypatch):
+    """A figure per table with a computed cell; bars = ours, diamonds = published, published-only rows not drawn."""
+    from benchmark import figures
+
+    drawn = []
+    import matplotlib.axes
+
+    bar, scatter = matplotlib.axes.Axes.bar, matplotlib.axes.Axes.scatter
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, x, h, **k: drawn.append(("bar", k.get("label"), list(h))) or bar(self, x, h, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter",
+                        lambda self, x, y, **k: drawn.append(("paper", list(y))) or scatter(self, x, y, **k))
+    doc = {"tables": [
+        {"id": "9.1", "metric": "SDR", "unit": "dB", "higher_is_better": True, "rows": [
+            _cell("A", "vocals", 5.0, 6.01), _cell("A", "drums", None, 4.17, missing_reason="not evaluated"),
+            _cell("A", "vocals", 4.0, None, convention="global"),
+            _cell("B", "vocals", 1.5, None), _cell("B", "drums", 2.5, None),
+            _cell("Other", "vocals", None, 7.0, published_only=True)]},
+        {"id": "9.2", "metric": "SDR", "unit": "dB", "higher_is_better": True, "rows": [
+            _cell("Other", "vocals", None, 7.0, published_only=True)]}]}
+    out = figures.table_figures(doc, "embedded")
+    assert list(out) == ["figures/table-9.1.png"]
+    png = out["figures/table-9.1.png"]
+    assert png.startswith(b"\x89PNG") and b"Software" not in png and b"Matplotlib" not in png
+    bars = [d for d in drawn if d[0] == "bar"]
+    assert [b[1] for b in bars] == ["A", "B"]
+    assert bars[0][2][0] == 5.0 and np.isnan(bars[0][2][1]) and bars[1][2] == [1.5, 2.5]
+    assert [d for d in drawn if d[0] == "paper"] == [("paper", [6.01, 4.17])]
