@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont
+APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont chromium-headless-shell
 SOUNDFONT := /usr/share/sounds/sf2/TimGM6mb.sf2
 PYTEST_ARGS ?=
 
@@ -24,7 +24,8 @@ setup: system-deps $(VENV)/.installed
 
 system-deps:
 	@if command -v sox >/dev/null && command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
-	    && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ]; then \
+	    && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] \
+	    && { command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null; }; then \
 	  echo "system packages: present"; \
 	else \
 	  echo "system packages: installing $(APT_PACKAGES)"; \

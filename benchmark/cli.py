@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "benchmark.commands.train",
     "benchmark.commands.report",
     "benchmark.commands.silence",
+    "benchmark.commands.listen",
+    "benchmark.commands.html",
     "benchmark.commands.numerics",
     "benchmark.commands.gate",
     "benchmark.commands.leaderboard",  # after testset: it adds `testset export`

@@ -22,6 +22,8 @@ import pandas as pd
 
 from benchmark import aggregate
 from benchmark.audio import atomic_write
+from benchmark.plotting import axes as _axes  # the figure style and metadata-free PNGs of every report figure
+from benchmark.plotting import save as _save
 
 log = logging.getLogger("amss_bench.report")
 
@@ -233,34 +235,6 @@ def _markdown(table: pd.DataFrame, header: list[str]) -> list[str]:
     for label, row in table.iterrows():
         lines.append("| " + " | ".join([str(label)] + [_fmt(v) for v in row.tolist()]) + " |")
     return lines
-
-
-def _axes(figsize):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize)
-
-
-#: PNG text chunks of the figures: none (matplotlib writes its version by default)
-PNG_METADATA = {"Software": None}
-
-
-def _save(fig, ax, title: str) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    ax.set_title(title)
-    ax.set_ylabel("")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    # no "Software: Matplotlib version …" text chunk (PNGs carry no date either): the bytes depend on the numbers
-    fig.savefig(buf, format="png", dpi=100, metadata=PNG_METADATA)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _plot_sdr(table: pd.DataFrame, profile: str) -> bytes:

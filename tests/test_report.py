@@ -4,19 +4,12 @@ import json
 
 import pytest
 
-from baselines import get_system
-from benchmark import testset
 from benchmark.cli import main
-from benchmark.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
-def results(tiny_root, tmp_path_factory):
-    base = tmp_path_factory.mktemp("report")
-    testset.build(tiny_root, base / "ts", progress=False)
-    for name in ("identity", "oracle", "dsp-mixture"):
-        evaluate(get_system(name), base / "ts", base / "results", backend="sdr-only", progress=False)
-    return base
+def results(baseline_results):
+    return baseline_results  # tests/conftest.py: the tiny test set and the three baselines evaluated on it
 
 
 def test_report_tables_and_figures(results, capsys):
