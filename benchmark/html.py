@@ -23,24 +23,9 @@ import re
 from pathlib import Path
 
 from benchmark.audio import atomic_write
+from benchmark.htmlpage import CSS, render as _render
 
 FIGURES_DIR = "figures"
-CSS = """
-body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 1.5em 4em;
-       color: #1c1c1c; line-height: 1.45; }
-h1 { margin-top: 1em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-h3 { margin-top: 1.6em; }
-table { border-collapse: collapse; margin: .6em 0 1em; font-size: 13px; display: block; overflow-x: auto; }
-th, td { border: 1px solid #d4d4d4; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; position: sticky; top: 0; } tr:nth-child(even) td { background: #fafafa; }
-img { max-width: 100%; height: auto; } code { background: #f3f3f3; padding: 0 .25em; }
-details { margin: .4em 0 1em; } summary { cursor: pointer; color: #0a58ca; }
-nav ul { columns: 2; } .note { background: #fff6dd; border-left: 4px solid #e0a800; padding: .5em 1em; }
-.clips { display: flex; flex-wrap: wrap; gap: 10px; }
-figure.clip { margin: 0; }
-.clip { border: 1px solid #ddd; border-radius: 4px; padding: 6px; width: 262px; font-size: 13px; }
-.clip audio { width: 100%; } .clip img { width: 256px; display: block; }
-"""
 
 
 class HtmlError(ValueError):
@@ -64,12 +49,6 @@ def _read_text(path: Path) -> str:
     if not path.is_file():
         raise HtmlError(f"{path}: not found (run the stage that writes it first)")
     return path.read_text(encoding="utf-8")
-
-
-def _render(md: str) -> str:
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
 
 
 def _slug(text: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import tarfile
 import zipfile
@@ -631,3 +632,31 @@ def test_cli_submit_and_build(ts, exported, tmp_path, capsys):
     doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     row = next(r for r in doc["entries"] if r["name"] == "my-model")
     assert row["metrics"]["RMSE_MFCC_all"]["value"] is None and row["rank"]["RMSE_MFCC_all"] is None
+    # the same leaderboard as a self-contained page, read in a real browser (tests/chromium.py)
+    import chromium
+
+    if chromium.find_binary() is None:
+        pytest.fail(chromium.MISSING)  # a declared system dependency: never skipped
+    page = (tmp_path / "board" / "leaderboard.html").read_text()
+    assert "<script" not in page and "<link" not in page  # self-contained: inline CSS, nothing fetched
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    got = chromium.load(tmp_path / "board" / "leaderboard.html", BOARD_CHECK)
+    assert got["errors"] == [], got["errors"]
+    seen = got["value"]
+    assert seen["title"] == "amss-bench leaderboard — profile embedded"
+    assert seen["tables"] == md.count("\n|---|") and seen["tables"] >= 2
+    mine = next(r for r in seen["rows"] if r[1] == "my-model")
+    assert mine[0] == "1" and mine[2] == "submission"
+    expected = f"{row['metrics']['SDR_vocals']['value']:.2f}"
+    assert expected in mine  # the recomputed SDR as the JSON holds it
+    assert any(r[1] == "oracle" for r in seen["rows"])
+
+
+#: what a person reads on the leaderboard page: its title, the tables and every body row's cells
+BOARD_CHECK = """
+(() => ({
+  title: document.title,
+  tables: document.querySelectorAll('table').length,
+  rows: [...document.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(td => td.textContent.trim())),
+}))()
+"""

@@ -87,7 +87,7 @@ def _build(args) -> int:
     except (FileNotFoundError, ValueError) as err:
         return fail(str(err))
     n_sub = sum(1 for r in doc["entries"] if r["type"] == "submission")
-    print(f"wrote {out}/leaderboard.md and leaderboard.json: {len(doc['entries'])} rows ({n_sub} submission(s), "
+    print(f"wrote {out}/leaderboard.md, leaderboard.html and leaderboard.json: {len(doc['entries'])} rows ({n_sub} submission(s), "
           "every one scored again by the suite)")
     return 0
 

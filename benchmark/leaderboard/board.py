@@ -1,6 +1,7 @@
 """The leaderboard: one row per system — the thesis models and the baselines (from the committed aggregated results,
 ``reports/<profile>/summary.json``) and every entry under ``submissions/`` (scored again by the suite) — written as
-``leaderboard.md`` and ``leaderboard.json`` (+ ``entries/<name>.json``, the full recomputed summary of each entry).
+``leaderboard.md``, ``leaderboard.html`` (the same tables as a self-contained page, :func:`benchmark.htmlpage.
+standalone_page`) and ``leaderboard.json`` (+ ``entries/<name>.json``, the full recomputed summary of each entry).
 
 Columns (thesis conventions, docs/evaluation.md): SDR of the four separation tasks and their AVG (museval v4,
 median over frames → median over tracks), the AVG in the global-SDR convention (MDX), and for the 21 edit tasks the
@@ -21,7 +22,8 @@ import json
 import math
 from pathlib import Path
 
-from benchmark.audio import write_json
+from benchmark.audio import atomic_write, write_json
+from benchmark.htmlpage import standalone_page
 from benchmark.tasks import get_task
 
 BOARD_VERSION = 1
@@ -168,7 +170,10 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
                            "bounds (approximate, conservative)"},
            "entries": rows}
     write_json(out / "leaderboard.json", doc)
-    (out / "leaderboard.md").write_text(markdown(doc))
+    md = markdown(doc)
+    (out / "leaderboard.md").write_text(md)
+    with atomic_write(out / "leaderboard.html", "w") as fh:
+        fh.write(standalone_page(f"amss-bench leaderboard — profile {profile}", md))
     keep = {f"{r['name']}.json" for r in rows if r["type"] == "submission" and r["metrics"]}
     if (out / "entries").is_dir():
         for p in (out / "entries").glob("*.json"):
