@@ -39,17 +39,19 @@ def _build_system(args):
 
         members = [ModelSystem(args.model, c, seed=args.seed, **kw) for c in ckpts]
         return CompositeSystem(members, args.name, **common)
+    sep_model = getattr(args, "separator_model", None)  # absent from a Namespace built without these flags
+    sep_ckpt = getattr(args, "separator_checkpoint", None)
     if args.system == CASCADE:
         from baselines.cascade import from_checkpoint
         from benchmark.evaluate import rank_device
 
-        if args.separator_model is None or args.separator_checkpoint is None:
+        if sep_model is None or sep_ckpt is None:
             raise ValueError(f"--system {CASCADE} needs --separator-model NAME and --separator-checkpoint PATH (a "
                              "trained model answering the four separation queries)")
-        return from_checkpoint(args.separator_model, args.separator_checkpoint, name=args.name, label=args.label,
+        return from_checkpoint(sep_model, sep_ckpt, name=args.name, label=args.label,
                                seed=args.seed, device=rank_device(args.device), batch_size=args.batch_size,
                                mode=args.inference_mode, autocast=args.autocast, pcm16=args.pcm16)
-    if args.separator_model is not None or args.separator_checkpoint is not None:
+    if sep_model is not None or sep_ckpt is not None:
         raise ValueError(f"--separator-model/--separator-checkpoint go with --system {CASCADE} only")
     if args.system is not None:
         return get_system(args.system, **({"name": args.name} if args.name else {}), **common)
