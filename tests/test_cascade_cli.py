@@ -214,3 +214,29 @@ def test_the_stage_command_parses_as_dvc_yaml_calls_it():
     outs = [_resolve(next(iter(o)), params, {"seed": seed}) for o in stage["outs"]]
     assert outs == [f"{args.out}/{args.name}"]
     assert "evaluate.cascade_separator" in stage["params"]
+
+
+def test_model_separator_separates_one_input_once():
+    """The 4 SDR tasks of a track give the separator the same mixture: 4 inferences, not 16; a new input, 4 more."""
+    from types import SimpleNamespace
+
+    from baselines.cascade import SEPARATION_QUERIES, ModelSeparator
+
+    calls = []
+
+    def manipulate(audio, query, **kw):
+        calls.append(query)
+        return audio * (1 + SEPARATION_QUERIES.index(query))
+
+    system = SimpleNamespace(model=SimpleNamespace(manipulate=manipulate), batch_size=8, device="cpu",
+                             autocast=None, mode=None, pcm16=False, fingerprint="f" * 64)
+    sep = ModelSeparator(system)
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    first = sep(x)
+    first[0] = 0  # a caller editing the stems does not touch the cache
+    again = sep(x.copy())
+    assert calls == list(SEPARATION_QUERIES)
+    np.testing.assert_array_equal(again, np.stack([x * k for k in (1, 2, 3, 4)]))
+    sep(x + 1)
+    assert len(calls) == 8
+    assert ModelSeparator.__getstate__(sep)["_last"] is None  # worker processes get no cached stems
