@@ -3,7 +3,7 @@
 ``SYSTEMS`` maps the names accepted by ``amss-bench evaluate --system`` to factories; ``get_system(name)`` builds
 one. Trained models are wrapped by :class:`baselines.model.ModelSystem`, estimate folders by
 :class:`baselines.estimates.EstimatesSystem`; the separate-then-DSP cascade (:mod:`baselines.cascade`) needs a
-trained separator and is built in Python.
+trained separator: :func:`baselines.cascade.from_checkpoint`, ``evaluate --system separate-then-dsp``.
 """
 
 from __future__ import annotations

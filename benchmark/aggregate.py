@@ -364,7 +364,24 @@ def summary_document(tables: dict, *, testset=None, n_boot: int = N_BOOT, ci: fl
         doc["sdr_scoring"] = sorted({res.sdr_scoring(d) for d in sdr}) or None
         doc["fingerprints"] = {d["system"]["name"]: d["system"]["fingerprint"] for d in results}
         doc["checkpoints"] = {d["system"]["name"]: d["system"]["checkpoint_sha256"] for d in results}
+        unsupported = not_supported(results, testset)
+        if unsupported:
+            doc["not_supported"] = unsupported
     return _jsonable(doc)
+
+
+def not_supported(results: list[dict], testset=None) -> dict[str, list[str]]:
+    """label -> the task ids its system declares it cannot answer (``system.metadata.unsupported_tasks``, e.g. the
+    cascade's dereverb tasks), limited to the test set's tasks when one is given. These tasks have no cells and
+    no part in any average; tables and the leaderboard show them as *not supported* (never a shorter average)."""
+    scope = set(testset.tasks()) if testset is not None and hasattr(testset, "tasks") else None
+    out: dict[str, set] = {}
+    for d in results:
+        ids = (d["system"].get("metadata") or {}).get("unsupported_tasks") or []
+        ids = [t for t in ids if scope is None or t in scope]
+        if ids:
+            out.setdefault(d["system"]["label"], set()).update(ids)
+    return {label: sorted(ids) for label, ids in sorted(out.items())}
 
 
 def write_summary(system_dir: str | Path, testset=None, **kw) -> Path:

@@ -24,6 +24,7 @@ from benchmark import aggregate
 from benchmark.audio import atomic_write
 from benchmark.plotting import axes as _axes  # the figure style and metadata-free PNGs of every report figure
 from benchmark.plotting import save as _save
+from benchmark.tasks import get_task
 
 log = logging.getLogger("amss_bench.report")
 
@@ -59,8 +60,10 @@ def sdr_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
-    """Mean RMSE-MFCC per label (rows) and (task column, source) (columns), plus the per-source mean."""
+def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame, not_supported: dict | None = None) -> pd.DataFrame:
+    """Mean RMSE-MFCC per label (rows) and (task column, source) (columns), plus the per-source mean — only for a
+    label with every task of the source in the table and none it declares unsupported (``not_supported``: label ->
+    task ids, summary.json), never a mean over fewer tasks."""
     c = cells[(cells["kind"] == "mfcc") & (cells["metric"] == "mfcc_rmse")] if not cells.empty else cells
     if c.empty:
         return pd.DataFrame()
@@ -69,8 +72,41 @@ def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(columns=pd.MultiIndex.from_tuples(order))
     g = groups[(groups["kind"] == "mfcc") & (groups["metric"] == "mfcc_rmse")]
     for s in ("vocals", "drums", "bass"):
-        table[("mean", s)] = g[g["group"] == s].set_index("label")["value"].reindex(table.index)
+        mean = g[g["group"] == s].set_index("label")["value"].reindex(table.index)
+        cols = [c for c in order if c[1] == s]
+        complete = table[cols].notna().all(axis=1) if cols else mean.notna()
+        for label, ids in (not_supported or {}).items():
+            if label in complete.index and any(get_task(t).source == s for t in ids):
+                complete[label] = False
+        table[("mean", s)] = mean.where(complete)  # a system lacking a task of the row: no shorter mean
     return table
+
+
+NOT_SUPPORTED = "not supported"
+
+
+def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[str, list[str]]) -> list[str]:
+    """:func:`mfcc_table` as markdown; a cell a system declares unsupported (``summary.json`` ``not_supported``,
+    e.g. the cascade's dereverb tasks) reads *not supported*, its source's mean *n/a (not supported)*."""
+    task_of = {}
+    if not cells.empty:
+        c = cells[cells["kind"] == "mfcc"]
+        task_of = {(col, src): tid for col, src, tid in zip(c["column"], c["source"], c["task_id"])}
+    header = ["system"] + [f"{c} ({s[0]})" for c, s in table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in table.iterrows():
+        lacks = set(not_supported.get(label, ()))
+        lacking_sources = {get_task(t).source for t in lacks}
+        out = []
+        for (col, src), v in row.items():
+            if col == "mean" and src in lacking_sources and isinstance(v, float) and math.isnan(v):
+                out.append(f"n/a ({NOT_SUPPORTED})")
+            elif task_of.get((col, src)) in lacks:
+                out.append(NOT_SUPPORTED)
+            else:
+                out.append(_fmt(v))
+        lines.append("| " + " | ".join([str(label)] + out) + " |")
+    return lines
 
 
 #: metric -> (label, +1 if higher is better else -1); the do-nothing check compares every system with ``identity``
@@ -302,7 +338,7 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
     files: dict[str, bytes] = {}
 
     sdr = sdr_table(tables["cells"], tables["groups"])
-    mfcc = mfcc_table(tables["cells"], tables["groups"])
+    mfcc = mfcc_table(tables["cells"], tables["groups"], summary.get("not_supported"))
     backend = summary.get("sdr_backend")
     scoring = summary.get("sdr_scoring")
     n_tracks = len(testset.tracks())
@@ -331,7 +367,10 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
         lines += ["## Every system: RMSE-MFCC, layout of thesis Table 5.3", "",
                   "Mean over tracks → mean over runs; lower is better. The `identity` row is the reference loss "
                   "(doing nothing).", ""]
-        lines += _markdown(mfcc, ["system"] + [f"{c} ({s[0]})" for c, s in mfcc.columns]) + [""]
+        lines += mfcc_markdown(mfcc, tables["cells"], summary.get("not_supported", {})) + [""]
+        if summary.get("not_supported"):
+            lines += ["*not supported*: the system cannot answer the task (the separate-then-DSP cascade: the "
+                      "dereverb tasks, docs/evaluation.md); such a system has no mean over that source's tasks.", ""]
         files["rmse_mfcc.png"] = _plot_mfcc(mfcc, profile)
         lines += ["![RMSE-MFCC per task](rmse_mfcc.png)", ""]
     check = do_nothing_check(tables["cells"])

@@ -2,6 +2,7 @@
 
     amss-bench evaluate --model NAME --checkpoint PATH --tasks sdr|mfcc|all --testset DIR --out DIR
     amss-bench evaluate --system identity|oracle|dsp-mixture --testset DIR --out DIR
+    amss-bench evaluate --system separate-then-dsp --separator-model NAME --separator-checkpoint PATH ...
     amss-bench evaluate --estimates DIR --testset DIR --out DIR
 
 Also usable without the top-level CLI: ``python -m benchmark.commands.evaluate ...``.
@@ -16,6 +17,7 @@ import sys
 from benchmark.commands import fail
 
 log = logging.getLogger("amss_bench.evaluate")
+CASCADE = "separate-then-dsp"  # baselines.cascade.NAME (not imported here: it pulls in the DSP chain)
 
 
 def _build_system(args):
@@ -37,11 +39,48 @@ def _build_system(args):
 
         members = [ModelSystem(args.model, c, seed=args.seed, **kw) for c in ckpts]
         return CompositeSystem(members, args.name, **common)
+    sep_model = getattr(args, "separator_model", None)  # absent from a Namespace built without these flags
+    sep_ckpt = getattr(args, "separator_checkpoint", None)
+    if args.system == CASCADE:
+        from baselines.cascade import from_checkpoint
+        from benchmark.evaluate import rank_device
+
+        if sep_model is None or sep_ckpt is None:
+            raise ValueError(f"--system {CASCADE} needs --separator-model NAME and --separator-checkpoint PATH (a "
+                             "trained model answering the four separation queries)")
+        return from_checkpoint(sep_model, sep_ckpt, name=args.name, label=args.label,
+                               seed=args.seed, device=rank_device(args.device), batch_size=args.batch_size,
+                               mode=args.inference_mode, autocast=args.autocast, pcm16=args.pcm16)
+    if sep_model is not None or sep_ckpt is not None:
+        raise ValueError(f"--separator-model/--separator-checkpoint go with --system {CASCADE} only")
     if args.system is not None:
         return get_system(args.system, **({"name": args.name} if args.name else {}), **common)
     from baselines.estimates import EstimatesSystem
 
     return EstimatesSystem(args.estimates, name=args.name, **common)
+
+
+def _tasks_for(system, spec: str):
+    """The tasks to evaluate: ``spec`` (--tasks) less the tasks ``system`` declares unsupported
+    (``unsupported_tasks()``, the cascade's dereverb tasks) when they come from a group (all, mfcc, ...) — dropped
+    visibly: logged, and recorded in the results and summary.json. Named explicitly, they are an error."""
+    from benchmark.evaluate import select_tasks
+    from benchmark.tasks import TASK_GROUPS
+
+    selected = select_tasks(spec)
+    unsupported = set(getattr(system, "unsupported_tasks", lambda: [])())
+    named = {s.strip() for s in spec.split(",") if s.strip() and s.strip() not in TASK_GROUPS}
+    asked = sorted(unsupported & named)
+    if asked:
+        raise ValueError(f"system {system.name!r} does not support task(s) {', '.join(asked)} (--tasks {spec})")
+    dropped = [t.id for t in selected if t.id in unsupported]
+    if dropped:
+        log.warning("%s: not supported, not evaluated: %s (recorded as 'not supported' in the results and "
+                    "summary.json; never averaged over)", system.name, ", ".join(dropped))
+        selected = tuple(t for t in selected if t.id not in unsupported)
+    if not selected:
+        raise ValueError(f"system {system.name!r}: none of the tasks of --tasks {spec} is supported")
+    return selected
 
 
 def _evaluate(args) -> int:
@@ -63,10 +102,11 @@ def _evaluate(args) -> int:
     try:
         testset = TestSet.open(args.testset, args.root)
         system = _build_system(args)
+        tasks = _tasks_for(system, args.tasks)
     except (FileNotFoundError, ValueError, KeyError, SystemConfigError) as err:
         return fail(_msg(err))
     try:
-        report = evaluate(system, testset, args.out, tasks=args.tasks, backend=args.backend, device=args.device,
+        report = evaluate(system, testset, args.out, tasks=tasks, backend=args.backend, device=args.device,
                           workers=args.workers, threads=args.threads, seed=args.seed, progress=not args.no_progress,
                           summary=not args.no_summary, wait_timeout=args.wait_timeout,
                           dedicated_scoring=args.dedicated_scoring, sdr_input=args.sdr_input)
@@ -95,7 +135,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--checkpoint", nargs="+", metavar="PATH",
                       help="checkpoint file (models.checkpoint format); several files = one system whose tasks go "
                            "to the first checkpoint answering them (e.g. the 4 dedicated separators of one model)")
-    what.add_argument("--system", help="training-free baseline: identity | oracle | dsp-mixture")
+    what.add_argument("--system", help="baseline: identity | oracle | dsp-mixture (training-free) | "
+                      f"{CASCADE} (a trained separator's 4 stems, the edit applied to them; with --separator-*)")
+    casc = p.add_argument_group(f"--system {CASCADE} (protocol §6.5; the 3 dereverb tasks are not supported)")
+    casc.add_argument("--separator-model", metavar="NAME",
+                      help="registry name of the separator: any model answering the 4 separation queries "
+                           "(a conditioned CUNet/LaSAFT model or amss-net-separate)")
+    casc.add_argument("--separator-checkpoint", metavar="PATH", help="the separator's checkpoint file")
     what.add_argument("--estimates", metavar="DIR",
                       help="folder of estimates: DIR/<task_id>/<track>.wav (44.1 kHz stereo)")
     p.add_argument("--testset", required=True, metavar="DIR", help="test-set folder (manifest.json)")

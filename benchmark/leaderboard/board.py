@@ -9,7 +9,8 @@ RMSE-MFCC per source (mean over its 7 tasks, Table 5.3) and over all 21, the MAE
 (the identity) beside them; 95 % bootstrap intervals over tracks.
 
 Rules: an average is shown only when every task it covers was scored — a system without some task is *incomplete*
-and shows which tasks it lacks, never a partial average. Ranks: 1 + the number of systems whose interval lies
+and shows which tasks it lacks, never a partial average; tasks the system declares it cannot answer (summary.json
+``not_supported``: the separate-then-DSP cascade's dereverb tasks) make the average *not supported*. Ranks: 1 + the number of systems whose interval lies
 entirely on the better side (ties where intervals overlap); oracle systems and incomplete rows are not ranked. The
 interval of the 21-task means is the mean of the three per-source bounds (marked ≈; conservative: at least as wide
 as the bootstrap interval of the 21-task mean, which summary.json does not hold for the thesis systems).
@@ -27,7 +28,7 @@ from benchmark.htmlpage import standalone_page
 from benchmark.tasks import get_task
 
 BOARD_VERSION = 1
-BASELINES = ("identity", "oracle", "dsp-mixture")
+BASELINES = ("identity", "oracle", "dsp-mixture", "separate-then-dsp")
 SDR_TARGETS = ("vocals", "drums", "bass", "other")
 EDIT_SOURCES = ("vocals", "drums", "bass")
 
@@ -48,8 +49,17 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
     edit = {s: [t for t in testset_tasks if get_task(t).kind == "mfcc" and get_task(t).source == s]
             for s in EDIT_SOURCES}
     have = {t for (t, _m) in cells}
+    unsupported = set(summary.get("not_supported", {}).get(label, ())) & set(testset_tasks)
     row: dict = {"metrics": {}, "missing_tasks": sorted(set(testset_tasks) - have)}
+    if unsupported:
+        row["not_supported"] = sorted(unsupported)
     m = row["metrics"]
+
+    def lacking(lack):
+        bad = [t for t in lack if t in unsupported]
+        if bad:
+            return "not supported: " + ", ".join(bad)
+        return "incomplete: lacks " + ", ".join(lack)
 
     def put(key, src, note=None):
         if src is None:
@@ -67,7 +77,7 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
     for key, metric in (("SDR_AVG", "SDR"), ("gSDR_AVG", "global_SDR")):
         g = groups.get(("sdr", "AVG", metric))
         if sdr_missing or g is None or g.get("n_tasks") != len(sdr_tasks):
-            put(key, None, "incomplete: lacks " + ", ".join(sdr_missing or sdr_tasks))
+            put(key, None, lacking(sdr_missing or sdr_tasks))
         else:
             put(key, g)
     for metric, prefix in (("mfcc_rmse", "RMSE_MFCC"), ("mae", "MAE")):
@@ -78,7 +88,7 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
             if lack or g is None or g.get("n_tasks") != len(edit[s]):
                 per[s] = None
                 if prefix == "RMSE_MFCC":
-                    put(f"{prefix}_{s}", None, "incomplete: lacks " + ", ".join(lack or edit[s]))
+                    put(f"{prefix}_{s}", None, lacking(lack or edit[s]))
             else:
                 per[s] = g
                 if prefix == "RMSE_MFCC":
@@ -87,7 +97,7 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
         if any(per[s] is None for s in EDIT_SOURCES) or not all_edit:
             lack = [t for t in all_edit if t not in have]
             m[f"{prefix}_all"] = {"value": None, "ci": None,
-                                  "note": "incomplete: lacks " + (", ".join(lack) if lack else "the edit tasks")}
+                                  "note": lacking(lack) if lack else "incomplete: lacks the edit tasks"}
         else:
             vals = [per[s]["value"] for s in EDIT_SOURCES]
             lows = [per[s].get("ci_low") for s in EDIT_SOURCES]
@@ -189,6 +199,8 @@ def _cell(metric: dict | None, nd=2, ci=True) -> str:
         note = metric.get("note") or ""
         if note.startswith("incomplete"):
             return "incomplete"
+        if note.startswith("not supported"):
+            return "not supported"
         if note.startswith("not finite"):
             return "n/a (+inf)"
         return "–"
@@ -278,5 +290,9 @@ def markdown(doc: dict) -> str:
     if incomplete:
         lines += ["", "## Incomplete systems (never averaged over missing tasks)", ""]
         for r in incomplete:
-            lines.append(f"* {r['name']}: lacks {len(r['missing_tasks'])} task(s): {', '.join(r['missing_tasks'])}")
+            line = f"* {r['name']}: lacks {len(r['missing_tasks'])} task(s): {', '.join(r['missing_tasks'])}"
+            if r.get("not_supported"):
+                line += (f" — {', '.join(r['not_supported'])} *not supported* by the system (it cannot answer "
+                         "them; their averages read `not supported`)")
+            lines.append(line)
     return "\n".join(lines) + "\n"
