@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,17 @@ from models.training import Trainer, TrainingError, recipes, train
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
 RECIPE = dict(segment=3968, batch_size=4, max_steps=6, log_every_steps=1, valid_seconds=1.0, valid_tracks=1,
               valid_every_steps=3, checkpoint_every_steps=2, keep_top_k=2, num_workers=0)
+
+
+def _dvc_visible(run: Path) -> list[str]:
+    """The files of ``run`` that DVC hashes when a stage depends on the folder: the project's .dvcignore applied
+    (gitignore rules, as DVC applies them), paths relative to ``run``."""
+    import pathspec
+
+    lines = (Path(__file__).resolve().parents[2] / ".dvcignore").read_text().splitlines()
+    spec = pathspec.PathSpec.from_lines("gitignore", lines)
+    files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    return [f for f in files if not spec.match_file(f"runs/train/embedded/m/seed1/{f}")]
 
 
 def _train(ds, out, name="u7-dcse", seed=3, recipe=None, model=None, **kw):
@@ -85,6 +97,15 @@ def test_retraining_rewrites_the_dvc_tracked_files_byte_for_byte(ds, tmp_path):
         a, b = (runs[0] / name).read_bytes(), (runs[1] / name).read_bytes()
         assert a == b, f"{name} differs between two runs with identical weights"
         assert str(tmp_path).encode() not in a, f"{name} names the output folder"
+    # every file of the run folder that DVC hashes (the silence and listen stages depend on whole run folders) is
+    # byte-identical: what differs between the two runs must be in .dvcignore (timing.json, checkpoints/last.pt)
+    tracked = [_dvc_visible(run) for run in runs]
+    assert tracked[0] == tracked[1] and "model.pt" in tracked[0] and "checkpoints/last.pt" not in tracked[0]
+    differ = [rel for rel in tracked[0] if (runs[0] / rel).read_bytes() != (runs[1] / rel).read_bytes()]
+    assert differ == [], f"files DVC hashes differ between two runs with identical weights: {differ}"
+    ignored = sorted(str(p.relative_to(runs[0])) for p in runs[0].rglob("*") if p.is_file()
+                     and str(p.relative_to(runs[0])) not in tracked[0])
+    assert ignored == ["checkpoints/last.pt", "timing.json"]
     summary = json.loads((runs[0] / "summary.json").read_text())
     meta = checkpoint.read_metadata(runs[0] / "model.pt")["metadata"]["training"]
     config_meta = json.loads((runs[0] / "config.json").read_text())["metadata"]["training"]
