@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from benchmark.plotting import pristine
+
 #: the row of Table 5.3 drawn as a line: our identity system, the thesis's "reference loss"
 REFERENCE = "reference loss"
 NOT_PLOTTED = ("# params", "# blocks")
@@ -20,6 +22,7 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+@pristine
 def plot_table(table: dict, profile: str) -> bytes | None:
     """PNG bytes of ``table`` (one entry of tables.json ``tables``), or None when it has no computed cell."""
     import seaborn as sns
@@ -64,8 +67,7 @@ def plot_table(table: dict, profile: str) -> bytes | None:
     ax.legend(fontsize=7, ncol=2 if len(systems) > 6 else 1, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     png = save(fig, ax, f"Table {table['id']}: {table['metric']}{unit}, {better} — ours (bars) vs published "
                          f"(◆), profile {profile}")
-    sns.reset_orig()
-    return png
+    return png  # the seaborn theme ends with the figure (plotting.pristine restores the style)
 
 
 def table_figures(doc: dict, profile: str) -> dict[str, bytes]:

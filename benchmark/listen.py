@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmark.audio import atomic_write, write_wav
 from benchmark.constants import SR
+from benchmark.plotting import PNG_METADATA, pristine
 
 log = logging.getLogger("amss_bench.listen")
 
@@ -62,6 +63,7 @@ def encode(audio: np.ndarray, dst: Path) -> None:
             raise ListenError(f"ffmpeg could not encode {dst}: {done.stderr.strip()[-400:]}")
 
 
+@pristine
 def spectrogram_png(audio: np.ndarray, title: str) -> bytes:
     """A small magnitude spectrogram (dBFS, fixed scale −100…0 dB so clips compare) without version metadata."""
     import io
@@ -71,7 +73,6 @@ def spectrogram_png(audio: np.ndarray, title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmark.plotting import PNG_METADATA
     from benchmark.silence import HOP, spectrogram_db
 
     s = spectrogram_db(audio)

@@ -23,6 +23,7 @@ import pandas as pd
 from benchmark import aggregate
 from benchmark.audio import atomic_write
 from benchmark.plotting import axes as _axes  # the figure style and metadata-free PNGs of every report figure
+from benchmark.plotting import pristine
 from benchmark.plotting import save as _save
 from benchmark.tasks import get_task
 
@@ -273,6 +274,7 @@ def _markdown(table: pd.DataFrame, header: list[str]) -> list[str]:
     return lines
 
 
+@pristine
 def _plot_sdr(table: pd.DataFrame, profile: str) -> bytes:
     import seaborn as sns
 
@@ -282,6 +284,7 @@ def _plot_sdr(table: pd.DataFrame, profile: str) -> bytes:
     return _save(fig, ax, f"Median SDR (dB) per target — profile {profile}")
 
 
+@pristine
 def _plot_mfcc(table: pd.DataFrame, profile: str) -> bytes:
     import seaborn as sns
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.audio import atomic_write
 from benchmark.constants import SR
+from benchmark.plotting import PNG_METADATA, pristine
 
 log = logging.getLogger("amss_bench.silence")
 
@@ -141,6 +142,7 @@ def _markdown(doc: dict) -> list[str]:
     return lines
 
 
+@pristine
 def _figure(specs: list[tuple[str, np.ndarray]], profile: str) -> bytes:
     import io
 
@@ -174,6 +176,6 @@ def _figure(specs: list[tuple[str, np.ndarray]], profile: str) -> bytes:
         fig.colorbar(image, ax=axes, label="magnitude (dBFS), one scale for all", shrink=0.8)
     fig.suptitle(f"Figure 3.10: output of every trained model for an all-zero input — profile {profile}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=80, metadata=PNG_METADATA)
     plt.close(fig)
     return buf.getvalue()

@@ -198,3 +198,20 @@ def test_table_figures_draw_computed_systems_only(monkeypatch):
     assert [b[1] for b in bars] == ["A", "B"]
     assert bars[0][2][0] == 5.0 and np.isnan(bars[0][2][1]) and bars[1][2] == [1.5, 2.5]
     assert [d for d in drawn if d[0] == "paper"] == [("paper", [6.01, 4.17])]
+
+
+def test_a_figure_does_not_depend_on_what_was_drawn_before():
+    """Every figure is drawn under matplotlib's default style (benchmark.plotting.pristine): a seaborn theme or an
+    rcParams change left by an earlier figure or test of the same process does not change its bytes."""
+    import matplotlib
+    import seaborn as sns
+
+    from benchmark.listen import spectrogram_png
+
+    audio = np.random.default_rng(0).standard_normal((44100, 2)).astype(np.float32) * 0.1
+    before = spectrogram_png(audio, "noise")
+    with matplotlib.rc_context():
+        sns.set_theme(style="darkgrid", context="poster")
+        matplotlib.rcParams["font.size"] = 17
+        during = spectrogram_png(audio, "noise")
+    assert during == before
