@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "benchmark.commands.listen",
     "benchmark.commands.html",
     "benchmark.commands.numerics",
+    "benchmark.commands.tasks",
     "benchmark.commands.gate",
     "benchmark.commands.leaderboard",  # after testset: it adds `testset export`
 )
