@@ -33,7 +33,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_protocol_tables.py"]),
     "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
     "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
-    "testset": (["benchmark/testset.py"], ["tests/test_testset.py"]),
+    "testset": (["benchmark/testset.py"], ["tests/test_testset.py", "tests/test_pair_scoring.py"]),
     "stft": (["models/stft.py"], ["tests/models/test_model_stft.py", "tests/models/test_model_gradients.py"]),
     "inference": (["models/inference.py"], ["tests/models/test_model_inference.py"]),
     "metrics": (["benchmark/metrics/*"], ["tests/metrics/test_bss_api.py", "tests/metrics/test_rmse_mfcc.py",
