@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from benchmark.audio import atomic_write
-from benchmark.htmlpage import CSS, render as _render
+from benchmark.htmlpage import page, render as _render
 
 FIGURES_DIR = "figures"
 
@@ -117,17 +117,13 @@ def build(report_dir: str | Path, *, profile: str) -> Path:
         body = body.replace(f"<h2>{title}</h2>", f'<h2 id="{_slug(title)}">{title}</h2>', 1)
     nav = [(f"#{_slug(t)}", t) for t in sections] + [("#silent-mixture", "Figure 3.10 — silent mixture"),
                                                     ("#listening", "Listening")]
-    page = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>amss-bench report — profile {html.escape(profile)}</title>", f"<style>{CSS}</style>", "</head>",
-            "<body>", f"<h1>amss-bench report — profile {html.escape(profile)}</h1>",
+    body_parts = [f"<h1>amss-bench report — profile {html.escape(profile)}</h1>",
             f"<p>Test set manifest <code>{html.escape(str(doc['testset'].get('manifest_hash')))}</code>, "
             f"{doc['testset'].get('n_tracks')} tracks. Sources: <code>tables.md</code>, <code>tables.json</code>, "
             "<code>summary.json</code> (report stage), <code>silence/</code>, <code>listen/</code>.</p>",
             "<nav><ul>" + "".join(f'<li><a href="{h}">{t}</a></li>' for h, t in nav) + "</ul></nav>",
             body, '<h2 id="silent-mixture">Figure 3.10 — silent mixture</h2>',
-            _render(_demote(_demote(silence_md))), '<h2 id="listening">Listening</h2>', listening,
-            "</body>", "</html>", ""]
+            _render(_demote(_demote(silence_md))), '<h2 id="listening">Listening</h2>', listening]
     folder.joinpath(FIGURES_DIR).mkdir(parents=True, exist_ok=True)
     for name in sorted(figures):
         with atomic_write(folder / name, "wb") as fh:
@@ -136,5 +132,5 @@ def build(report_dir: str | Path, *, profile: str) -> Path:
         if f"{FIGURES_DIR}/{stale.name}" not in figures:
             stale.unlink()
     with atomic_write(folder / "index.html", "w") as fh:
-        fh.write("\n".join(page))
+        fh.write(page(f"amss-bench report — profile {profile}", body_parts))
     return folder / "index.html"

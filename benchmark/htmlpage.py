@@ -30,9 +30,14 @@ def render(md: str) -> str:
     return MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
 
 
-def standalone_page(title: str, markdown_text: str) -> str:
-    """One markdown document (e.g. ``leaderboard.md``) as a whole page; its own ``#`` heading is the page's ``h1``."""
+def page(title: str, body: list[str]) -> str:
+    """A whole page: the shared head (charset, viewport, ``title``, the inline CSS) around the ``body`` parts."""
     return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
                       '<meta name="viewport" content="width=device-width, initial-scale=1">',
                       f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-                      render(markdown_text), "</body>", "</html>", ""])
+                      *body, "</body>", "</html>", ""])
+
+
+def standalone_page(title: str, markdown_text: str) -> str:
+    """One markdown document (e.g. ``leaderboard.md``) as a whole page; its own ``#`` heading is the page's ``h1``."""
+    return page(title, [render(markdown_text)])
