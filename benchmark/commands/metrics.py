@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -123,6 +125,23 @@ def _no_numpy_hugepages():
         _set_madvise_hugepage(old)
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _bss(args) -> int:
     if args.backend in ("fast", "sdr-only"):
         with _no_numpy_hugepages():
@@ -163,7 +182,8 @@ def _bss_impl(args) -> int:
         results, timings = {}, {}
         for b in backends:
             t0 = time.perf_counter()
-            results[b] = bss.bss_eval_track(refs, ests, backend=b, device=args.device, win=win, hop=hop)
+            results[b] = bss.bss_eval_track(refs, ests, backend=b, device=args.device, win=win, hop=hop,
+                                            fft_workers=args.threads)
             timings[b] = time.perf_counter() - t0
     except (_InputError, ValueError) as err:
         return fail(str(err))
@@ -263,6 +283,9 @@ def register(sub) -> None:
     b.add_argument("--device", default="cpu", help="torch device for fast/sdr-only (cpu, cuda, cuda:1 ...)")
     b.add_argument("--win", type=float, default=1.0, help="frame length = hop in seconds (protocol: 1.0)")
     b.add_argument("--name", default=None, help="track name for the JSON (default: the reference folder name)")
+    b.add_argument("--threads", type=_positive_int, default=_cpus(),
+                   help="FFT worker threads of fast/sdr-only on CPU (default: the CPUs this process may use, "
+                        f"here {_cpus()}); the numbers are bit-identical for any count")
     b.set_defaults(func=_bss)
 
     r = s.add_parser("rmse-mfcc", help="RMSE-MFCC and MAE between a target and an output WAV (prints JSON)")

@@ -68,7 +68,8 @@ class NearSingularWarning(RuntimeWarning):
 
 def _check_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) <= 0:
-        raise ValueError(f"{name} must be a positive integer number of samples, got {value!r}")
+        what = "number of samples" if name in ("win", "hop") else "count"
+        raise ValueError(f"{name} must be a positive integer {what}, got {value!r}")
     return int(value)
 
 
@@ -232,15 +233,24 @@ class _Ctx:
     float64 either way. On CUDA everything is ``torch``.
     """
 
-    def __init__(self, device, threads: int | None):
+    def __init__(self, device, threads: int | None, fft_workers: int | None = None):
         torch = _torch()
         self.torch = torch
         self.device = torch.device(device)
         self.cpu = self.device.type == "cpu"
-        self.threads = threads
+        # pocketfft worker threads: each 1-D transform is computed whole by one worker, so any count gives the same
+        # bits; unlike torch's OpenMP threads they do not spin, so they do not stall on a busy machine
+        self.threads = fft_workers or threads
         self._bufs: dict = {}
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+
+    @classmethod
+    def sibling(cls, ctx: "_Ctx") -> "_Ctx":
+        """Same module and device, its own buffers, one FFT worker (for one of :func:`_run_chunks`' threads)."""
+        cx = cls.__new__(cls)
+        cx.torch, cx.device, cx.cpu, cx.threads, cx._bufs = ctx.torch, ctx.device, ctx.cpu, 1, {}
+        return cx
 
     def rfft(self, x, n: int, out=None):
         """Real FFT along the last dimension, zero-padded to ``n``; ``out`` (complex128, CPU or device) is reused
@@ -542,10 +552,36 @@ def filters(references: Mapping[str, np.ndarray], estimates: Mapping[str, np.nda
 
 
 def _fast_raw(refs, ests, active, n: int, win: int, hop: int, device, frame_chunk: int | None,
-              threads: int | None, solver: str):
-    ctx = _Ctx(device, threads)
+              threads: int | None, solver: str, fft_workers: int | None = None):
+    ctx = _Ctx(device, threads, fft_workers)
     with _torch_threads(ctx.torch, threads, ctx.cpu):
         return _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver)
+
+
+def _run_chunks(ctx, work, chunks) -> None:
+    """``work(cx, t0, t1)`` for every chunk. On CPU with ``ctx.threads`` > 1 the chunks are shared out to that many
+    threads, each with its own buffers and one-worker FFTs: a chunk is computed by exactly the same operations
+    whichever thread takes it and writes only its own frames, so the result is bit-identical to one thread's (the
+    torch kernels release the GIL; the torch intra-op setting of the call is left as it is)."""
+    workers = ctx.threads or 1
+    if not ctx.cpu or workers == 1 or len(chunks) == 1:
+        for t0, t1 in chunks:
+            work(ctx, t0, t1)
+        return
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def run(bounds):
+        cx = getattr(local, "ctx", None)
+        if cx is None:
+            cx = local.ctx = _Ctx.sibling(ctx)
+        work(cx, *bounds)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="bss-frames") as pool:
+        for _ in pool.map(run, chunks):  # re-raises the first error of a chunk
+            pass
 
 
 def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
@@ -580,25 +616,25 @@ def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
             tot -= v[..., -1, :].square().sum(-1)
         return (tot / m).reshape(nsrc, c, -1).sum(dim=1)
 
-    for t0 in range(0, nwin, chunk):
-        t1 = min(nwin, t0 + chunk)
+    def chunk_energies(cx, t0, t1):
+        """The seven energy rows of frames [t0, t1) into ``out`` (``cx``: the calling thread's buffers)."""
         nt = t1 - t0
-        x = ctx.frames(sigs, t0, t1, hop, flen, m)  # (2P, T, m), zero-padded
+        x = cx.frames(sigs, t0, t1, hop, flen, m)  # (2P, T, m), zero-padded
         # Σ s² and Σ (ŝ − s)² in the time domain: the exact SDR closed form
         out[0, :, t0:t1], out[1, :, t0:t1] = _frame_time_energies(x[..., :flen], p, nsrc, c, torch)
-        f = ctx.rfft(x, m, out=ctx.spectrum_buffer((2 * p, nt, kb)))  # (2P, T, K)
+        f = cx.rfft(x, m, out=cx.spectrum_buffer((2 * p, nt, kb)))  # (2P, T, K)
         del x
         fr, fe = f[:p], f[p:]
         # projection of every estimate on all references (museval _project(reference_sources, C[jest]))
-        if ctx.cpu:
-            p_all = torch.mul(cf[:, 0, None, :], fr[0], out=ctx.complex_buffer(("p_all", p, nt, kb)))
+        if cx.cpu:
+            p_all = torch.mul(cf[:, 0, None, :], fr[0], out=cx.complex_buffer(("p_all", p, nt, kb)))
             for q in range(1, p):
                 p_all.addcmul_(cf[:, q, None, :], fr[q])
         else:
             p_all = torch.einsum("rqk,qtk->rtk", cf, fr)
         # projection of estimate j on its own reference j (museval _project(reference_sources[j], Cj))
         fr_s = fr.reshape(nsrc, c, nt, kb)
-        p_j = torch.mul(cjf[:, 0, :, None, :], fr_s[:, 0, None], out=ctx.complex_buffer(("p_j", nsrc, c, nt, kb)))
+        p_j = torch.mul(cjf[:, 0, :, None, :], fr_s[:, 0, None], out=cx.complex_buffer(("p_j", nsrc, c, nt, kb)))
         for q in range(1, c):
             p_j.addcmul_(cjf[:, q, :, None, :], fr_s[:, q, None])
         p_j = p_j.reshape(p, nt, kb)
@@ -607,7 +643,8 @@ def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
         out[6, :, t0:t1] = energy(fe.sub_(p_all))  # Σ e_artif² (fe is overwritten)
         out[4, :, t0:t1] = energy(p_all.sub_(p_j))  # Σ e_interf²
         out[2, :, t0:t1] = energy(p_j.sub_(fr))  # Σ e_spat²
-        del f, fr, fe, p_all, p_j, fr_s
+
+    _run_chunks(ctx, chunk_energies, [(t0, min(nwin, t0 + chunk)) for t0 in range(0, nwin, chunk)])
 
     e_s, e_d, isr_den, sir_num, sir_den, sar_num, sar_den = out.cpu().numpy()
     res = {
@@ -622,8 +659,9 @@ def _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver):
     return res
 
 
-def _sdr_only_raw(refs, ests, active, n: int, win: int, hop: int, device, threads: int | None):
-    ctx = _Ctx(device, threads)
+def _sdr_only_raw(refs, ests, active, n: int, win: int, hop: int, device, threads: int | None,
+                  fft_workers: int | None = None):
+    ctx = _Ctx(device, threads, fft_workers)
     nsrc, c = len(refs), refs[0].shape[1]
     p = nsrc * c
     nwin, flen = _frame_bounds(n, win, hop)
@@ -659,7 +697,7 @@ SOLVERS = ("cholesky", "lu")
 def bss_eval_track_raw(references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray], *,
                        backend: str = "fast", device="cpu", win: int = 44100, hop: int = 44100,
                        threads: int | None = 1, solver: str = "cholesky",
-                       frame_chunk: int | None = None) -> dict:
+                       frame_chunk: int | None = None, fft_workers: int | None = None) -> dict:
     """Like :func:`bss_eval_track` but without museval's storage rules (values not quantised, ±inf kept).
 
     Meant for cross-checks (e.g. the ≤ 1e-9 comparison of the SDR closed form against museval)."""
@@ -669,6 +707,8 @@ def bss_eval_track_raw(references: Mapping[str, np.ndarray], estimates: Mapping[
         raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     if threads is not None:
         threads = _check_int("threads", threads)
+    if fft_workers is not None:
+        fft_workers = _check_int("fft_workers", fft_workers)
     win = _check_int("win", win)
     hop = _check_int("hop", hop)
     targets, refs, ests, active = prepare_inputs(references, estimates)
@@ -676,16 +716,16 @@ def bss_eval_track_raw(references: Mapping[str, np.ndarray], estimates: Mapping[
     if backend == "museval":
         raw = _museval_raw(refs, ests, win, hop)
     elif backend == "fast":
-        raw = _fast_raw(refs, ests, active, n, win, hop, device, frame_chunk, threads, solver)
+        raw = _fast_raw(refs, ests, active, n, win, hop, device, frame_chunk, threads, solver, fft_workers)
     else:
-        raw = _sdr_only_raw(refs, ests, active, n, win, hop, device, threads)
+        raw = _sdr_only_raw(refs, ests, active, n, win, hop, device, threads, fft_workers)
     return {t: {k: np.array(v[i], dtype=np.float64) for k, v in raw.items()} for i, t in enumerate(targets)}
 
 
 def bss_eval_track(references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray], *,
                    backend: str = "fast", device="cpu", win: int = 44100, hop: int = 44100,
                    threads: int | None = 1, solver: str = "cholesky",
-                   frame_chunk: int | None = None) -> dict:
+                   frame_chunk: int | None = None, fft_workers: int | None = None) -> dict:
     """Framewise BSS-Eval v4 of one track, all targets evaluated jointly (one museval call).
 
     Parameters
@@ -705,6 +745,10 @@ def bss_eval_track(references: Mapping[str, np.ndarray], estimates: Mapping[str,
         torch intra-op threads while the call runs on CPU (restored afterwards; ``None`` = leave torch's setting).
         Default 1: on the 2-vCPU reference VM a single thread is faster than two for these memory-bound kernels and
         does not collapse when several evaluations run side by side (parallelise over tracks instead).
+    fft_workers:
+        worker threads of the CPU FFTs (SciPy's pocketfft; ``None`` = ``threads``). Each transform is computed whole
+        by one worker, so the result is bit-identical for any count (tested); the workers do not spin-wait, so a
+        busy machine costs them only their share of the cores. ``amss-bench metrics bss`` uses one per CPU.
     solver:
         ``"cholesky"`` (default) or ``"lu"`` (museval's own ``np.linalg.solve`` algorithm) for the normal equations
         ``(G + eps I) C = D``; both agree with museval to ≈ 1e-12 dB on well-conditioned references.
@@ -717,7 +761,7 @@ def bss_eval_track(references: Mapping[str, np.ndarray], estimates: Mapping[str,
     with ±inf → NaN (museval's stored values). NaN frames: any reference or estimate silent in the frame.
     """
     raw = bss_eval_track_raw(references, estimates, backend=backend, device=device, win=win, hop=hop,
-                             threads=threads, solver=solver, frame_chunk=frame_chunk)
+                             threads=threads, solver=solver, frame_chunk=frame_chunk, fft_workers=fft_workers)
     return {t: {k: quantize(v) for k, v in m.items()} for t, m in raw.items()}
 
 

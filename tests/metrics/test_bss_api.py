@@ -246,8 +246,8 @@ def test_device_agnostic_torch_path_matches_cpu_path(monkeypatch):
     cpu = bss.bss_eval_track_raw(refs, ests, backend="fast")
     orig = bss._Ctx.__init__
 
-    def as_if_cuda(self, device, threads):
-        orig(self, device, threads)
+    def as_if_cuda(self, *args):
+        orig(self, *args)
         self.cpu = False
 
     monkeypatch.setattr(bss._Ctx, "__init__", as_if_cuda)
@@ -255,3 +255,34 @@ def test_device_agnostic_torch_path_matches_cpu_path(monkeypatch):
     for t in refs:
         for m in bss.METRICS:
             np.testing.assert_allclose(generic[t][m], cpu[t][m], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["fast", "sdr-only"])
+def test_fft_workers_do_not_change_a_bit(backend, monkeypatch):
+    """The CLI runs the FFTs with one pocketfft worker per CPU; the raw (unquantised) values must be bit-identical to
+    one worker's, so the command's numbers do not depend on the machine's core count. The workers must really be
+    used (the count reaches pocketfft)."""
+    from benchmark.metrics import _pocketfft
+
+    refs, ests = _pair(seconds=3.2, targets=("vocals", "drums", "bass"))
+    seen = set()
+    real = _pocketfft.rfft
+
+    def spy(*args, **kwargs):
+        seen.add(kwargs.get("workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_pocketfft, "rfft", spy)
+    one = bss.bss_eval_track_raw(refs, ests, backend=backend, win=22050, hop=22050, fft_workers=1)
+    three = bss.bss_eval_track_raw(refs, ests, backend=backend, win=22050, hop=22050, fft_workers=3)
+    for t in refs:
+        for k in one[t]:
+            assert one[t][k].tobytes() == three[t][k].tobytes(), (t, k)
+    if backend == "fast":
+        assert {1, 3} <= seen
+
+
+def test_fft_workers_must_be_a_positive_count():
+    refs, ests = _pair()
+    with pytest.raises(ValueError, match="fft_workers must be a positive integer count"):
+        bss.bss_eval_track(refs, ests, fft_workers=0)

@@ -291,3 +291,26 @@ def test_prefetch_imports_in_the_background_and_stops_at_a_missing_module():
     assert cmd._prefetch(()) is None
     assert set(cmd.PREFETCH) == {"fast", "sdr-only", "museval", "both"}
     assert all(m not in ("museval", "pandas", "librosa", "matplotlib") for mods in cmd.PREFETCH.values() for m in mods)
+
+
+def test_bss_threads_option_reaches_the_fft_workers(track, capsys, monkeypatch):
+    """--threads sets the FFT workers of the library call (default: one per CPU this process may use); a count
+    below 1 is refused by the parser (exit 2) with the offending value named."""
+    from benchmark.metrics import bss
+
+    calls = []
+    real = bss.bss_eval_track
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("fft_workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bss, "bss_eval_track", spy)
+    argv = ["metrics", "bss", "--reference", str(track / "ref"), "--estimate", str(track / "est")]
+    assert _run(argv + ["--threads", "3"], capsys)[0] == 0
+    assert _run(argv, capsys)[0] == 0
+    assert calls == [3, cmd._cpus()]
+    with pytest.raises(SystemExit) as exc:
+        _run(argv + ["--threads", "0"], capsys)
+    assert exc.value.code == 2
+    assert "--threads: expected a positive integer, got '0'" in capsys.readouterr().err
