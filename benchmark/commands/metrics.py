@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
 import math
@@ -107,22 +106,12 @@ def _print_json(obj) -> None:
     print(json.dumps(_nan_to_none(obj), indent=2, default=_json_default, allow_nan=False))
 
 
-@contextlib.contextmanager
 def _no_numpy_hugepages():
-    """NumPy madvises every array of >= 4 MB for transparent huge pages (Linux); on the reference VM faulting those in
-    cost 1-2 s more system time per 150-s track (the WAVs and the work buffers) than normal pages
-    (docs/performance.md). Off while a fast back-end's handler runs, then restored; memory layout only, no effect on
-    any value."""
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:  # pragma: no cover - NumPy < 2 or a future rename: keep NumPy's default
-        yield
-        return
-    old = _set_madvise_hugepage(False)
-    try:
-        yield
-    finally:
-        _set_madvise_hugepage(old)
+    """NumPy's huge-page hint off while a fast back-end's handler runs (the WAVs and the work buffers; see
+    :func:`benchmark.metrics.bss.no_numpy_hugepages`)."""
+    from benchmark.metrics.bss import no_numpy_hugepages
+
+    return no_numpy_hugepages()
 
 
 def _cpus() -> int:

@@ -347,6 +347,26 @@ class _Ctx:
 
 
 @contextlib.contextmanager
+def no_numpy_hugepages():
+    """NumPy madvises every array of >= 4 MB for transparent huge pages (Linux). With the kernel's usual
+    ``defrag=madvise`` the first touch of such an array may compact memory synchronously: on the reference VM the
+    128-MB copy SciPy's ``cho_factor`` makes of the 4 096-unknown Gram matrix made the factorisation take 2.5-3.8 s
+    instead of ≈ 1 s in the first calls of a process, and faulting in a 150-s track's buffers cost 1-2 s more system
+    time (docs/performance.md). Off while the fast back-ends compute, then restored; memory layout only, no
+    effect on any value."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # pragma: no cover - NumPy < 2 or a future rename: keep NumPy's default
+        yield
+        return
+    old = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(old)
+
+
+@contextlib.contextmanager
 def _torch_threads(torch, n: int | None, on_cpu: bool):
     if not on_cpu or n is None:
         yield
@@ -554,7 +574,7 @@ def filters(references: Mapping[str, np.ndarray], estimates: Mapping[str, np.nda
 def _fast_raw(refs, ests, active, n: int, win: int, hop: int, device, frame_chunk: int | None,
               threads: int | None, solver: str, fft_workers: int | None = None):
     ctx = _Ctx(device, threads, fft_workers)
-    with _torch_threads(ctx.torch, threads, ctx.cpu):
+    with _torch_threads(ctx.torch, threads, ctx.cpu), no_numpy_hugepages():
         return _fast_raw_impl(ctx, refs, ests, active, n, win, hop, frame_chunk, solver)
 
 

@@ -286,3 +286,29 @@ def test_fft_workers_must_be_a_positive_count():
     refs, ests = _pair()
     with pytest.raises(ValueError, match="fft_workers must be a positive integer count"):
         bss.bss_eval_track(refs, ests, fft_workers=0)
+
+
+def test_fast_backend_computes_without_the_numpy_hugepage_hint(monkeypatch):
+    """The library call itself (the path `evaluate` takes, not only the CLI) turns NumPy's huge-page hint off while
+    it computes, and restores it: the Cholesky copy of the Gram matrix otherwise stalls on memory compaction."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    seen = []
+    real = bss._solve_cholesky_lapack
+
+    def spy(*args):
+        state = _set_madvise_hugepage(True)
+        _set_madvise_hugepage(state)
+        seen.append(state)
+        return real(*args)
+
+    monkeypatch.setattr(bss, "_solve_cholesky_lapack", spy)
+    refs, ests = _pair()
+    old = _set_madvise_hugepage(True)
+    try:
+        bss.bss_eval_track(refs, ests)
+        after = _set_madvise_hugepage(old)
+    finally:
+        _set_madvise_hugepage(old)
+    assert seen and not any(seen)
+    assert after is True
