@@ -15,8 +15,8 @@ version, system name/label/fingerprint/checkpoint, seed, metric back-end and joi
 the unit is skipped. Results are written atomically, so a killed run leaves only complete files; rerunning
 recomputes exactly the missing/stale units (an SDR unit is recomputed as a whole if any of its files is missing).
 
-Parallel: ``workers`` processes (spawned; BLAS/OpenMP threads pinned to 1 per worker) evaluate units
-concurrently; ``workers=None`` picks ``min(cpus, available RAM / estimated per-unit need, units)``.
+Parallel: ``workers`` processes (this one and ``workers`` − 1 spawned ones; BLAS/OpenMP threads pinned to 1 per
+process) evaluate units concurrently; ``workers=None`` picks ``min(cpus, available RAM / estimated per-unit need, units)``.
 Distributed: under ``torchrun`` (``RANK``/``WORLD_SIZE`` in the environment) rank r evaluates the tracks with index
 i % world == r (index in the manifest's track order); results meet in the shared output folder and rank 0 waits
 until every result of every rank is on disk before it writes ``<out>/<system>/summary.json``.
@@ -621,29 +621,46 @@ def _write_timing(out, system, units: Sequence[Unit], report: Report, opts: Opti
 
 
 def _run_pool(system, testset, todo, opts, out, n_workers, bar, report) -> None:
+    """``n_workers`` − 1 spawned worker processes **and this process**: a worker starts by importing torch and
+    loading the system (≈ 5 s on the reference VM), and this process, which has done both already, computes units
+    meanwhile instead of waiting. Units are handed out one at a time (the workers take them from the front of the
+    list, this process from the back), so both stay busy however few units a stage has. A unit's results do not
+    depend on where it runs (same thread count everywhere: :func:`limited_threads`; tested bit for bit)."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    def record(unit, paths, timing):
+        report.computed.extend(Path(p) for p in paths)
+        report.timings.append(timing)
+        bar.update(len(unit.task_ids))
 
     ctx = mp.get_context("spawn")
     testset_dir = testset.path.parent
+    queue = deque(todo)
+    n_pool = n_workers - 1
     with pinned_thread_env(opts.threads or 1):
-        ex = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init,
+        ex = ProcessPoolExecutor(max_workers=n_pool, mp_context=ctx, initializer=_worker_init,
                                  initargs=(system, testset_dir, testset.root, out, opts))
+        inflight: dict = {}
         try:
-            futures = {ex.submit(_worker_run, u): u for u in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in done:
+            while queue or inflight:
+                while queue and len(inflight) < n_pool:
+                    unit = queue.popleft()
+                    inflight[ex.submit(_worker_run, unit)] = unit
+                if queue:
+                    unit = queue.pop()
+                    paths, timing = run_unit_timed(system, testset, unit, opts, out)
+                    record(unit, paths, timing)
+                else:
+                    wait(inflight, return_when=FIRST_COMPLETED)
+                for f in [f for f in inflight if f.done()]:
+                    unit = inflight.pop(f)
                     err = f.exception()
                     if err is not None:
-                        for p in pending:
-                            p.cancel()
                         raise err
                     paths, timing = f.result()
-                    report.computed.extend(Path(p) for p in paths)
-                    report.timings.append(timing)
-                    bar.update(len(futures[f].task_ids))
+                    record(unit, [Path(p) for p in paths], timing)
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
 

@@ -225,6 +225,29 @@ def test_parallel_workers_give_the_same_results(identity_out, testset, tmp_path)
         assert res.comparable(doc) == res.comparable(ref[rel]), rel
 
 
+def test_parent_process_computes_beside_its_workers(testset, tmp_path, monkeypatch):
+    """With workers=2 this process computes units while the spawned worker starts (and after), the worker computes
+    the others; every result file is byte-identical to a one-process run's."""
+    local = []
+    real = ev.run_unit_timed
+
+    def spy(system, ts, unit, opts, out):
+        local.append(unit)
+        return real(system, ts, unit, opts, out)
+
+    one = ev.evaluate(IdentitySystem(), testset, tmp_path / "one", tasks=SMALL, backend="sdr-only", progress=False)
+    monkeypatch.setattr(ev, "run_unit_timed", spy)
+    two = ev.evaluate(IdentitySystem(), testset, tmp_path / "two", tasks=SMALL, backend="sdr-only", workers=2,
+                      progress=False)
+    n_units = len(one.timings)
+    assert two.workers == 2 and len(two.timings) == n_units == 8
+    assert 1 <= len(local) < n_units  # both the parent and the worker took units
+    assert sorted(map(str, two.computed)) == sorted(str(p).replace("/one/", "/two/") for p in one.computed)
+    for p in one.computed:
+        q = tmp_path / "two" / Path(p).relative_to(tmp_path / "one")
+        assert q.read_bytes() == Path(p).read_bytes(), q
+
+
 def test_two_runs_write_byte_identical_results(testset, tmp_path):
     """Issue 14: results and summary hold no wall time, date, host name or output path, so two runs (into two
     folders) write the same bytes; the wall times are in timing.json, which is not a result."""
