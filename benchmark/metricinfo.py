@@ -131,6 +131,7 @@ class Family:
     group: str                # "AVG": one summary row over the targets; "source": one row per source
     reader: Callable          # (result doc, metric keys) -> [(metric, per-track value)]
     result_name: str | None = None  # the result's metric.name when this family's call writes the block
+    backend: str | None = None      # the result's metric.backend (None: the evaluation's --backend option)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -160,14 +161,14 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("bss_eval", "benchmark.metrics.bss:bss_eval_track",
+    Family("bss_eval", "benchmark.metrics:bss_eval_track",
            "targets[0].frames[].metrics (1-s frames of the task's museval target)",
            "median over frames (NaN skipped) → median over tracks → mean over runs", "median", "AVG",
            _bss_eval_per_track, "bss_eval_v4"),
-    Family("global_sdr", "benchmark.metrics.bss:global_sdr", "global_sdr (whole track)",
+    Family("global_sdr", "benchmark.metrics:global_sdr", "global_sdr (whole track)",
            "whole-track SDR → mean over tracks → mean over runs", "mean", "AVG", _global_sdr_per_track),
-    Family("rmse_mfcc", "benchmark.metrics.mfcc:rmse_mfcc", "scores",
-           "mean over tracks → mean over runs", "mean", "source", _scores_per_track, "rmse_mfcc"),
+    Family("rmse_mfcc", "benchmark.metrics:rmse_mfcc", "scores",
+           "mean over tracks → mean over runs", "mean", "source", _scores_per_track, "rmse_mfcc", "rmse-mfcc"),
 )}
 
 
