@@ -255,7 +255,7 @@ def aggregate(per_track: pd.DataFrame, *, n_boot: int = N_BOOT, ci: float = CI, 
             cell_rows.append({"label": label, "kind": kind, "task_id": task_id, **meta[key], "family": family,
                               "metric": metric, "value": float(np.mean(per_run)), "std": _std(per_run),
                               "n_runs": len(runs), "n_tracks": len(tracks), "ci_low": lo, "ci_high": hi,
-                              "stat": STAT[family], "runs": runs,
+                              "stat": metricinfo.family(family).statistic, "runs": runs,
                               "run_values": [float(v) for v in per_run]})
         # AVG (SDR) / per-source mean (RMSE-MFCC)
         groups: dict[tuple, list[tuple]] = defaultdict(list)

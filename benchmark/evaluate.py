@@ -158,8 +158,8 @@ class Options:
             return {"name": metricinfo.family("bss_eval").result_name, "backend": self.backend, "win": WIN,
                     "hop": HOP, "joint_tasks": list(unit.task_ids),
                     "joint_targets": [get_task(t).museval_target for t in unit.task_ids], "scoring": "joint"}
-        (name,) = get_task(unit.task_ids[0]).metric_families  # a unit of one task scored with one family
-        family = metricinfo.family(name)
+        # a unit of one task: the block names the first family the task declares (the one that writes it)
+        family = metricinfo.family(get_task(unit.task_ids[0]).metric_families[0])
         return {"name": family.result_name, "backend": family.backend}
 
 

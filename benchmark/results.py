@@ -54,7 +54,19 @@ class ResultValidationError(ValueError):
 
 @functools.cache
 def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+    """The result schema; its ``scores`` block (keys, all required, nothing else) comes from the metric registry:
+    the keys of every family stored under ``scores`` (the file spells out the same keys, for readers;
+    tests/test_metric_registry.py keeps the two equal)."""
+    doc = json.loads(SCHEMA_PATH.read_text())
+    doc["properties"]["scores"] = scores_schema()
+    return doc
+
+
+def scores_schema() -> dict:
+    """The ``scores`` block of a result as the metric registry defines it (the families read from ``scores``)."""
+    keys = [m for f in metricinfo.FAMILIES.values() if f.where == "scores" for m in f.metrics]
+    return {"type": "object", "required": keys, "additionalProperties": False,
+            "properties": {k: {"$ref": "#/$defs/nonneg"} for k in keys}}
 
 
 @functools.cache
