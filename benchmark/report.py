@@ -93,7 +93,7 @@ def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[
     e.g. the cascade's dereverb tasks) reads *not supported*, its source's mean *n/a (not supported)*."""
     task_of = {}
     if not cells.empty:
-        c = cells[cells["kind"] == "mfcc"]
+        c = cells[cells["metric"] == MFCC_METRIC]
         task_of = {(col, src): tid for col, src, tid in zip(c["column"], c["source"], c["task_id"])}
     header = ["system"] + [f"{c} ({s[0]})" for c, s in table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
