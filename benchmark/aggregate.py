@@ -42,8 +42,9 @@ CI = 0.95
 BOOT_SEED = 0
 #: family -> the aggregation rule in words (from the metric registry, benchmark/metricinfo.py)
 STAT = metricinfo.statistics()
-SDR_METRICS = metricinfo.family("bss_eval").metrics  # registry views kept for callers: the frame metrics,
-(GLOBAL_METRIC,) = metricinfo.family("global_sdr").metrics  # the whole-track SDR key
+# registry views kept for callers: the BSS-Eval frame metrics and the whole-track SDR key
+SDR_METRICS = metricinfo.family("bss_eval").metrics
+(GLOBAL_METRIC,) = metricinfo.family("global_sdr").metrics
 
 
 class AggregationError(ValueError):

@@ -367,8 +367,7 @@ def pair_scores(target: str, reference: np.ndarray, estimate: np.ndarray, mixtur
     two-source BSS-Eval against {target, musdb accompaniment = drums + bass + other}. ŝ is cut/padded to the track
     length first; ``mixture`` is the decoded mixture as float32. Returns :func:`bss_eval_track`'s dict (both
     sources)."""
-    from benchmark.metrics import bss_eval_track
-
+    bss_eval_track = metricinfo.family("bss_eval").function()
     est = fit_length(np.asarray(estimate, dtype=np.float32), reference.shape[0])
     acc_est = np.asarray(mixture, dtype=np.float32) - est
     refs = {target: reference, "accompaniment": accompaniment}

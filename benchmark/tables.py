@@ -154,7 +154,7 @@ def _value_fields(metric: str, row: dict | None) -> dict:
            "n_tracks": int(row["n_tracks"]), "at_floor": bool(floor)}
     if v is None:
         out["missing_reason"] = ("not finite: the estimate equals the reference in every frame (+inf), which "
-                                 "museval stores as NaN" if metric_info(metric).floor is not None
+                                 "museval stores as NaN" if metric_info(metric).floor is not None  # BSS family
                                  else "not finite")
     return out
 

@@ -141,7 +141,7 @@ def headline(summary: dict, label: str) -> dict:
             continue
         if g["group"] == "AVG" and g["metric"] in ("SDR", "global_SDR"):
             out[f"{g['metric']}_AVG"] = g["value"]
-        if g["group"] != "AVG" and g["metric"] in ("mfcc_rmse", "mae"):
+        if metricinfo.family(g["family"]).group == "source" and g["metric"] in ("mfcc_rmse", "mae"):
             out[f"{g['metric']}_{g['group']}"] = g["value"]
     return {k: out[k] for k in sorted(out)}
 
