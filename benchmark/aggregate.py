@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -33,16 +32,19 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from benchmark import metricinfo
 from benchmark import results as res
+from benchmark.metricinfo import _nanmedian  # noqa: F401  (the per-track median; tests use it)
+from benchmark.tasks import families_of_kind
 
-SDR_METRICS = ("SDR", "SIR", "SAR", "ISR")
-GLOBAL_METRIC = "global_SDR"
 N_BOOT = 1000
 CI = 0.95
 BOOT_SEED = 0
-STAT = {"bss_eval": "median over frames (NaN skipped) → median over tracks → mean over runs",
-        "global_sdr": "whole-track SDR → mean over tracks → mean over runs",
-        "rmse_mfcc": "mean over tracks → mean over runs"}
+#: family -> the aggregation rule in words (from the metric registry, benchmark/metricinfo.py)
+STAT = metricinfo.statistics()
+# registry views kept for callers: the BSS-Eval frame metrics and the whole-track SDR key
+SDR_METRICS = metricinfo.family("bss_eval").metrics
+(GLOBAL_METRIC,) = metricinfo.family("global_sdr").metrics
 
 
 class AggregationError(ValueError):
@@ -59,12 +61,6 @@ class InconsistentResultsError(AggregationError):
 
 # ---------------------------------------------------------------------------------------------------- per track
 
-def _nanmedian(v) -> float:
-    v = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
-    v = v[~np.isnan(v)]
-    return float(np.median(v)) if v.size else math.nan
-
-
 def _column(task: dict) -> str:
     """The table column of a task (SDR: the museval target; RMSE-MFCC: the Table 5.3 task family)."""
     if task["kind"] == "sdr":
@@ -78,7 +74,9 @@ def _column(task: dict) -> str:
 
 
 def per_track_table(results: Iterable[dict]) -> pd.DataFrame:
-    """One row per (run, task, track, metric): the per-track value each aggregation starts from."""
+    """One row per (run, task, track, metric): the per-track value each aggregation starts from — per metric family
+    the task declares (``benchmark.tasks.KIND_FAMILIES``), the values its registry entry reads
+    (:meth:`benchmark.metricinfo.Family.per_track`)."""
     rows = []
     for d in results:
         t = d["task"]
@@ -86,18 +84,9 @@ def per_track_table(results: Iterable[dict]) -> pd.DataFrame:
                   "kind": d["kind"], "task_id": t["id"], "task_version": t["version"], "source": t["source"],
                   "column": _column(t),
                   "track": d["track"]}
-        if d["kind"] == "sdr":
-            frames = d["targets"][0]["frames"]
-            present = [m for m in SDR_METRICS if frames and m in frames[0]["metrics"]]
-            if not frames:  # a track shorter than one frame: museval gives no frames
-                present = ["SDR"]
-            for m in present:
-                rows.append({**common, "family": "bss_eval", "metric": m,
-                             "value": _nanmedian([fr["metrics"].get(m) for fr in frames])})
-            rows.append({**common, "family": "global_sdr", "metric": GLOBAL_METRIC, "value": float(d["global_sdr"])})
-        else:
-            for m in res.MFCC_KEYS:
-                rows.append({**common, "family": "rmse_mfcc", "metric": m, "value": float(d["scores"][m])})
+        for name in families_of_kind(d["kind"]):
+            for m, v in metricinfo.family(name).per_track(d):
+                rows.append({**common, "family": name, "metric": m, "value": v})
     cols = ["label", "system", "seed", "kind", "task_id", "task_version", "source", "column", "track", "family",
             "metric", "value"]
     return pd.DataFrame(rows, columns=cols)
@@ -137,7 +126,7 @@ def check_results(results: list[dict], testset=None) -> None:
             vals = distinct(f)
             if len(vals) > 1:
                 problems.append(f"system {name!r} mixes {len(vals)} values of {what}: {', '.join(vals)}")
-        sdr = [d for d in docs if d["kind"] == "sdr"]
+        sdr = [d for d in docs if res.scored_with(d, "bss_eval")]
         for what, f in (("SDR back-end", lambda d: d["metric"]["backend"]),
                         ("SDR scoring", res.sdr_scoring),
                         # pair scoring: every task is its own "joint set"; only joint results must share theirs
@@ -189,8 +178,8 @@ def check_results(results: list[dict], testset=None) -> None:
             problems.append(f"label {label!r}: its runs cover different task sets: "
                             + "; ".join(f"{n}: {len(v)} tasks" for n, v in sorted(tasksets.items())))
         for what, f in (("test-set manifest hash", lambda d: d["testset"]["manifest_hash"]),
-                        ("SDR back-end", lambda d: d["metric"]["backend"] if d["kind"] == "sdr" else None),
-                        ("SDR scoring", lambda d: res.sdr_scoring(d) if d["kind"] == "sdr" else None)):
+                        ("SDR back-end", lambda d: d["metric"]["backend"] if res.scored_with(d, "bss_eval") else None),
+                        ("SDR scoring", lambda d: res.sdr_scoring(d) if res.scored_with(d, "bss_eval") else None)):
             vals = {repr(f(d)) for docs in runs.values() for d in docs} - {"None"}
             if len(vals) > 1:
                 problems.append(f"label {label!r}: its runs mix {what}: {', '.join(sorted(vals))}")
@@ -206,13 +195,8 @@ def check_results(results: list[dict], testset=None) -> None:
 # -------------------------------------------------------------------------------------------------- statistics
 
 def _track_stat(family: str):
-    if family == "bss_eval":
-        def f(x, axis):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmedian(x, axis=axis)
-        return f
-    return lambda x, axis: np.mean(x, axis=axis)
+    """The family's per-run statistic over tracks (``f(array, axis)``; the registry's ``over_tracks``)."""
+    return metricinfo.family(family).track_stat()
 
 
 def _std(values) -> float:
@@ -272,13 +256,13 @@ def aggregate(per_track: pd.DataFrame, *, n_boot: int = N_BOOT, ci: float = CI, 
             cell_rows.append({"label": label, "kind": kind, "task_id": task_id, **meta[key], "family": family,
                               "metric": metric, "value": float(np.mean(per_run)), "std": _std(per_run),
                               "n_runs": len(runs), "n_tracks": len(tracks), "ci_low": lo, "ci_high": hi,
-                              "stat": STAT[family], "runs": runs,
+                              "stat": metricinfo.family(family).statistic, "runs": runs,
                               "run_values": [float(v) for v in per_run]})
         # AVG (SDR) / per-source mean (RMSE-MFCC)
         groups: dict[tuple, list[tuple]] = defaultdict(list)
         for key in matrices:
             task_id, family, metric = key
-            group = "AVG" if kind == "sdr" else meta[key]["source"]
+            group = metricinfo.family(family).group_of(meta[key]["source"])
             groups[(group, family, metric)].append(key)
         for (group, family, metric), keys in sorted(groups.items()):
             stat = _track_stat(family)
@@ -290,8 +274,7 @@ def aggregate(per_track: pd.DataFrame, *, n_boot: int = N_BOOT, ci: float = CI, 
                                "value": float(np.mean(per_run)), "std": _std(per_run),
                                "n_tasks": len(keys), "tasks": sorted(k[0] for k in keys), "n_runs": len(runs),
                                "n_values": int(per_run.size), "n_tracks": len(tracks), "ci_low": lo, "ci_high": hi,
-                               "stat": ("mean over targets" if kind == "sdr" else "mean over tasks") + " of: "
-                               + STAT[family]})
+                               "stat": metricinfo.family(family).group_statistic})
     return pd.DataFrame(cell_rows), pd.DataFrame(group_rows)
 
 
@@ -349,7 +332,7 @@ def summary_document(tables: dict, *, testset=None, n_boot: int = N_BOOT, ci: fl
         "labels": sorted(pt["label"].unique().tolist()) if not pt.empty else [],
         "systems": sorted(pt["system"].unique().tolist()) if not pt.empty else [],
         "testset": {"manifest_hash": getattr(testset, "manifest_hash", None)},
-        "rules": {"bss_eval": STAT["bss_eval"], "global_sdr": STAT["global_sdr"], "rmse_mfcc": STAT["rmse_mfcc"],
+        "rules": {**metricinfo.statistics(),
                   "std": "cells: sample std (ddof=1) over runs; AVG/mean rows: sample std (ddof=1) of pooled "
                          "(task × run) values; null with too few values",
                   "ci": f"bootstrap over tracks, {n_boot} resamples, {int(ci * 100)} % percentile interval, "
@@ -359,7 +342,7 @@ def summary_document(tables: dict, *, testset=None, n_boot: int = N_BOOT, ci: fl
         "groups": records(tables["groups"]),
     }
     if results:
-        sdr = [d for d in results if d["kind"] == "sdr"]
+        sdr = [d for d in results if res.scored_with(d, "bss_eval")]
         doc["sdr_backend"] = sorted({d["metric"]["backend"] for d in sdr}) or None
         doc["sdr_scoring"] = sorted({res.sdr_scoring(d) for d in sdr}) or None
         doc["fingerprints"] = {d["system"]["name"]: d["system"]["fingerprint"] for d in results}

@@ -42,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 
+from benchmark import metricinfo
 from benchmark import results as res
 from benchmark.provenance import array_sha256, environment, git_commit
 from benchmark.tasks import EVAL_TASKS, TASK_GROUPS, Task, get_task
@@ -151,13 +152,15 @@ class Options:
             if self.scoring == "pair":
                 if task_id is None:
                     raise ValueError("pair scoring: metric_block needs the task id")
-                return {"name": "bss_eval_v4", "backend": self.backend, "win": WIN, "hop": HOP,
-                        "joint_tasks": [task_id], "joint_targets": [get_task(task_id).museval_target],
+                return {"name": metricinfo.family("bss_eval").result_name, "backend": self.backend, "win": WIN,
+                        "hop": HOP, "joint_tasks": [task_id], "joint_targets": [get_task(task_id).museval_target],
                         "scoring": "pair", "second_reference": "accompaniment"}
-            return {"name": "bss_eval_v4", "backend": self.backend, "win": WIN, "hop": HOP,
-                    "joint_tasks": list(unit.task_ids),
+            return {"name": metricinfo.family("bss_eval").result_name, "backend": self.backend, "win": WIN,
+                    "hop": HOP, "joint_tasks": list(unit.task_ids),
                     "joint_targets": [get_task(t).museval_target for t in unit.task_ids], "scoring": "joint"}
-        return {"name": "rmse_mfcc", "backend": "rmse-mfcc"}
+        # a unit of one task: the block names the first family the task declares (the one that writes it)
+        family = metricinfo.family(get_task(unit.task_ids[0]).metric_families[0])
+        return {"name": family.result_name, "backend": family.backend}
 
 
 def resolve_scoring(system, dedicated_scoring: str = "pair") -> str:
@@ -240,9 +243,10 @@ def unit_done(out, system, testset, unit: Unit, opts: Options) -> bool:
 # ------------------------------------------------------------------------------------------------------ one unit
 
 def _metrics():
-    from benchmark.metrics import bss_eval_track, global_sdr, rmse_mfcc, to_museval_json
+    """The compute functions of the SDR families (metric registry) and museval's per-track format."""
+    from benchmark.metrics import to_museval_json
 
-    return bss_eval_track, global_sdr, rmse_mfcc, to_museval_json
+    return metricinfo.family("bss_eval").function(), metricinfo.family("global_sdr").function(), to_museval_json
 
 
 @contextlib.contextmanager
@@ -291,7 +295,7 @@ def run_unit_timed(system, testset, unit: Unit, opts: Options, out) -> tuple[lis
 
 
 def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Path], dict]:
-    bss_eval_track, global_sdr, rmse_mfcc, to_museval_json = _metrics()
+    bss_eval_track, global_sdr, to_museval_json = _metrics()
     t0 = time.perf_counter()
     source = system.unit_fingerprint(unit.task_ids, unit.track)
     tasks = [get_task(t) for t in unit.task_ids]
@@ -330,9 +334,12 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Pat
         for t in tasks:
             payloads[t.id] = res.sdr_payload(mj, t.museval_target,
                                              global_sdr(pairs[t.id].target, ests[t.id]))
-    else:
+    else:  # one task, each family it declares computed on (target, estimate) (the metric registry's compute)
         (t,) = tasks
-        payloads[t.id] = res.mfcc_payload(rmse_mfcc(pairs[t.id].target, ests[t.id]))
+        scores = {}
+        for name in t.metric_families:
+            scores.update(metricinfo.family(name).function()(pairs[t.id].target, ests[t.id]))
+        payloads[t.id] = res.scores_payload(scores, metricinfo.metrics_of(t.metric_families))
     t3 = time.perf_counter()
     paths = []
     for t in tasks:
@@ -360,8 +367,7 @@ def pair_scores(target: str, reference: np.ndarray, estimate: np.ndarray, mixtur
     two-source BSS-Eval against {target, musdb accompaniment = drums + bass + other}. ŝ is cut/padded to the track
     length first; ``mixture`` is the decoded mixture as float32. Returns :func:`bss_eval_track`'s dict (both
     sources)."""
-    from benchmark.metrics import bss_eval_track
-
+    bss_eval_track = metricinfo.family("bss_eval").function()
     est = fit_length(np.asarray(estimate, dtype=np.float32), reference.shape[0])
     acc_est = np.asarray(mixture, dtype=np.float32) - est
     refs = {target: reference, "accompaniment": accompaniment}
@@ -370,7 +376,7 @@ def pair_scores(target: str, reference: np.ndarray, estimate: np.ndarray, mixtur
 
 
 def _pair_payloads(testset, unit: Unit, tasks, pairs, ests, opts: Options) -> dict:
-    _, global_sdr, _, to_museval_json = _metrics()
+    _, global_sdr, to_museval_json = _metrics()
     acc = testset.accompaniment(unit.track)
     payloads = {}
     for t in tasks:

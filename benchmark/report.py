@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import aggregate
+from benchmark import aggregate, metricinfo
 from benchmark.audio import atomic_write
 from benchmark.plotting import axes as _axes  # the figure style and metadata-free PNGs of every report figure
 from benchmark.plotting import pristine
@@ -30,6 +30,8 @@ from benchmark.tasks import get_task
 log = logging.getLogger("amss_bench.report")
 
 SDR_COLUMNS = ("vocals", "drums", "bass", "other")
+SDR_METRIC = "SDR"  # the metric of the Table 5.2 layout (museval median)
+MFCC_METRIC = "mfcc_rmse"  # the metric of the Table 5.3 layout
 MFCC_COLUMNS = ("pan left", "pan right", "decrease volume", "increase volume", "lowpass filter", "highpass filter",
                 "dereverberation")
 PROFILE_NOTE = {
@@ -51,12 +53,12 @@ def _fmt(value, std=None) -> str:
 
 def sdr_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     """Median SDR per label (rows) and target (columns), plus AVG."""
-    c = cells[(cells["kind"] == "sdr") & (cells["metric"] == "SDR")] if not cells.empty else cells
+    c = cells[cells["metric"] == SDR_METRIC] if not cells.empty else cells
     if c.empty:
         return pd.DataFrame()
     table = c.pivot_table(index="label", columns="column", values="value", aggfunc="first", dropna=False)
     table = table.reindex(columns=[col for col in SDR_COLUMNS if col in table.columns])
-    g = groups[(groups["kind"] == "sdr") & (groups["metric"] == "SDR") & (groups["group"] == "AVG")]
+    g = groups[(groups["metric"] == SDR_METRIC) & (groups["group"] == "AVG")]
     table["AVG"] = g.set_index("label")["value"].reindex(table.index)
     return table
 
@@ -65,13 +67,13 @@ def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame, not_supported: dict | 
     """Mean RMSE-MFCC per label (rows) and (task column, source) (columns), plus the per-source mean — only for a
     label with every task of the source in the table and none it declares unsupported (``not_supported``: label ->
     task ids, summary.json), never a mean over fewer tasks."""
-    c = cells[(cells["kind"] == "mfcc") & (cells["metric"] == "mfcc_rmse")] if not cells.empty else cells
+    c = cells[cells["metric"] == MFCC_METRIC] if not cells.empty else cells
     if c.empty:
         return pd.DataFrame()
     table = c.pivot_table(index="label", columns=["column", "source"], values="value", aggfunc="first", dropna=False)
     order = [(col, s) for col in MFCC_COLUMNS for s in ("vocals", "drums", "bass") if (col, s) in table.columns]
     table = table.reindex(columns=pd.MultiIndex.from_tuples(order))
-    g = groups[(groups["kind"] == "mfcc") & (groups["metric"] == "mfcc_rmse")]
+    g = groups[groups["metric"] == MFCC_METRIC]
     for s in ("vocals", "drums", "bass"):
         mean = g[g["group"] == s].set_index("label")["value"].reindex(table.index)
         cols = [c for c in order if c[1] == s]
@@ -91,7 +93,7 @@ def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[
     e.g. the cascade's dereverb tasks) reads *not supported*, its source's mean *n/a (not supported)*."""
     task_of = {}
     if not cells.empty:
-        c = cells[cells["kind"] == "mfcc"]
+        c = cells[cells["metric"] == MFCC_METRIC]
         task_of = {(col, src): tid for col, src, tid in zip(c["column"], c["source"], c["task_id"])}
     header = ["system"] + [f"{c} ({s[0]})" for c, s in table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -110,8 +112,9 @@ def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[
     return lines
 
 
-#: metric -> (label, +1 if higher is better else -1); the do-nothing check compares every system with ``identity``
-DO_NOTHING_METRICS = {"SDR": ("SDR", +1), "mfcc_rmse": ("RMSE-MFCC", -1), "mae": ("MAE", -1)}
+#: metric -> (label, +1 if higher is better else -1), from the metric registry; the do-nothing check compares every
+#: system with ``identity``
+DO_NOTHING_METRICS = {m: (metricinfo.info(m).label, metricinfo.info(m).sign) for m in ("SDR", "mfcc_rmse", "mae")}
 DO_NOTHING = "identity"
 
 
@@ -231,7 +234,7 @@ def learning_check(docs: list[dict], cells: pd.DataFrame, do_nothing: list[dict]
             if ratio > 1 - margin:
                 entry["valid_failing"].append(f"{run_id} ({ratio:.3f})")
         entry["worst_valid_ratio"] = worst if math.isfinite(worst) else None
-        c = cells[(cells["label"] == label) & (cells["kind"] == "sdr") & (cells["metric"] == "SDR")] \
+        c = cells[(cells["label"] == label) & (cells["metric"] == SDR_METRIC)] \
             if not cells.empty else cells
         sdr = {str(task): float(v) for task, v in zip(c["task_id"], c["value"])} if not c.empty else {}
         entry["sdr_tasks"] = len(sdr)

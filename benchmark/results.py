@@ -34,14 +34,17 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from benchmark import metricinfo
 from benchmark.audio import write_json
+from benchmark.tasks import families_of_kind
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "result.schema.json"
 SCHEMA_VERSION = 1
 SUMMARY = "summary.json"
 TIMING = "timing.json"
 TIMING_NAME = re.compile(r"^timing(\.rank\d+)?\.json$")
-MFCC_KEYS = ("mfcc_rmse", "mfcc_rmse_left", "mfcc_rmse_right", "mae", "mae_left", "mae_right")
+MFCC_KEYS = metricinfo.family("rmse_mfcc").metrics  # the six numbers of ``scores`` (the metric registry)
+BSS_KEYS = metricinfo.family("bss_eval").metrics  # the frame metrics of a full BSS-Eval back-end
 VOLATILE = ("timing",)
 
 
@@ -51,7 +54,19 @@ class ResultValidationError(ValueError):
 
 @functools.cache
 def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+    """The result schema; its ``scores`` block (keys, all required, nothing else) comes from the metric registry:
+    the keys of every family stored under ``scores`` (the file spells out the same keys, for readers;
+    tests/test_metric_registry.py keeps the two equal)."""
+    doc = json.loads(SCHEMA_PATH.read_text())
+    doc["properties"]["scores"] = scores_schema()
+    return doc
+
+
+def scores_schema() -> dict:
+    """The ``scores`` block of a result as the metric registry defines it (the families read from ``scores``)."""
+    keys = [m for f in metricinfo.FAMILIES.values() if f.where == "scores" for m in f.metrics]
+    return {"type": "object", "required": keys, "additionalProperties": False,
+            "properties": {k: {"$ref": "#/$defs/nonneg"} for k in keys}}
 
 
 @functools.cache
@@ -78,7 +93,7 @@ def validate(doc: dict, where: str | Path | None = None) -> dict:
     task = doc["task"]
     if doc["kind"] != task["kind"]:
         raise ResultValidationError(f"{where}kind {doc['kind']!r} but task kind {task['kind']!r}")
-    if doc["kind"] == "sdr":
+    if scored_with(doc, "bss_eval"):
         tgt = doc["targets"][0]["name"]
         if tgt != task["museval_target"]:
             raise ResultValidationError(f"{where}target {tgt!r} but task {task['id']} evaluates "
@@ -90,9 +105,9 @@ def validate(doc: dict, where: str | Path | None = None) -> dict:
             raise ResultValidationError(f"{where}backend sdr-only but frames hold {sorted(metrics)}")
         if doc["metric"]["backend"] != "sdr-only" and doc["targets"][0]["frames"]:
             for fr in doc["targets"][0]["frames"]:
-                if set(fr["metrics"]) != {"SDR", "SIR", "SAR", "ISR"}:
+                if set(fr["metrics"]) != set(BSS_KEYS):
                     raise ResultValidationError(f"{where}frame at {fr['time']} s lacks "
-                                                f"{sorted({'SDR', 'SIR', 'SAR', 'ISR'} - set(fr['metrics']))}")
+                                                f"{sorted(set(BSS_KEYS) - set(fr['metrics']))}")
     return doc
 
 
@@ -167,11 +182,17 @@ def resume_key(doc: dict) -> dict:
                    doc["system"]["checkpoint_sha256"]],
         "seed": doc["run"]["seed"],
         "metric": [m["name"], m["backend"], m.get("win"), m.get("hop"), m.get("joint_tasks")]
-        + ([sdr_scoring(doc)] if doc["kind"] == "sdr" else []),
+        + ([sdr_scoring(doc)] if scored_with(doc, "bss_eval") else []),
         "model_input": model_input(doc).get("signal", "mixture") if doc["kind"] == "sdr" else None,
         "source_sha256": doc["estimate"]["source_sha256"],
         "schema_version": doc["schema_version"],
     }
+
+
+def scored_with(doc: dict, family: str) -> bool:
+    """Whether a result carries the numbers of this metric family (its task kind's declaration,
+    ``benchmark.tasks.KIND_FAMILIES``)."""
+    return family in families_of_kind(doc["kind"])
 
 
 def sdr_scoring(doc: dict) -> str:
@@ -229,14 +250,24 @@ def sdr_payload(museval_json: dict, target: str, global_sdr: float) -> dict:
             "global_sdr": g}
 
 
-def mfcc_payload(scores: dict) -> dict:
-    missing = [k for k in MFCC_KEYS if k not in scores]
+def scores_payload(scores: dict, keys) -> dict:
+    """The ``scores`` part of a result: the values of ``keys`` (the metric registry's keys of the task's families,
+    in registry order), each finite."""
+    missing = [k for k in keys if k not in scores]
     if missing:
-        raise ValueError(f"RMSE-MFCC scores lack {missing}")
+        raise ValueError(f"scores lack {missing}")
     out = {}
-    for k in MFCC_KEYS:
+    for k in keys:
         v = _num(scores[k])
         if v is None:
-            raise ValueError(f"RMSE-MFCC score {k} is not finite ({scores[k]})")
+            raise ValueError(f"score {k} is not finite ({scores[k]})")
         out[k] = v
     return {"scores": out}
+
+
+def mfcc_payload(scores: dict) -> dict:
+    """:func:`scores_payload` of the RMSE-MFCC family's six numbers."""
+    try:
+        return scores_payload(scores, MFCC_KEYS)
+    except ValueError as err:
+        raise ValueError(f"RMSE-MFCC {err}") from None

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchmark import paper
-from benchmark.aggregate import STAT
+from benchmark.metricinfo import METRICS
+from benchmark.metricinfo import family_of
 from benchmark.metricinfo import info as metric_info
 
 TABLES_VERSION = 1
@@ -37,11 +38,8 @@ CONVENTIONS = {
               "thesis's convention, no published value",
     "rmse_mfcc": "mean over tracks → mean over runs (protocol §3.2, §6)",
 }
-#: aggregation rule in words, per metric of a table
-RULES = {
-    "SDR": STAT["bss_eval"], "ISR": STAT["bss_eval"], "SIR": STAT["bss_eval"], "SAR": STAT["bss_eval"],
-    "global_SDR": STAT["global_sdr"], "mfcc_rmse": STAT["rmse_mfcc"],
-}
+#: aggregation rule in words, per metric (the metric registry's family statistic)
+RULES = {m: family_of(m).statistic for m in METRICS}
 METRIC_LABEL = {"SDR": "SDR (dB)", "ISR": "ISR (dB)", "SIR": "SIR (dB)", "SAR": "SAR (dB)",
                 "global_SDR": "global SDR (dB, MDX)", "mfcc_rmse": "RMSE-MFCC", "params": "# params (M)",
                 "blocks": "# blocks"}
@@ -156,7 +154,7 @@ def _value_fields(metric: str, row: dict | None) -> dict:
            "n_tracks": int(row["n_tracks"]), "at_floor": bool(floor)}
     if v is None:
         out["missing_reason"] = ("not finite: the estimate equals the reference in every frame (+inf), which "
-                                 "museval stores as NaN" if metric in ("SDR", "ISR", "SIR", "SAR", "global_SDR")
+                                 "museval stores as NaN" if metric_info(metric).floor is not None  # BSS family
                                  else "not finite")
     return out
 
@@ -512,7 +510,7 @@ def markdown(doc: dict) -> list[str]:
         lines += [f"### Table {t['id']} — {t['title']}", ""]
         direction = "higher is better" if t["higher_is_better"] else "lower is better"
         lines += [f"{METRIC_LABEL[t['metric']]}, {direction}. Aggregation: {t['aggregation']}"
-                  + (" (thesis convention, museval)" if t["metric"] != "mfcc_rmse" else "") + ". "
+                  + (" (thesis convention, museval)" if family_of(t["metric"]).name == "bss_eval" else "") + ". "
                   f"Profile {doc['profile']}, manifest `{h[:16]}…`, SDR back-end {backend}.", ""]
         main = [r for r in rows if r["convention"] != "global"]
         if t["metric"] == "mfcc_rmse":

@@ -3,6 +3,12 @@
 Every task has an id, a version and the default description fed to the models. Changing what a task computes
 (its description, its DSP, its input/target definition) means a new version and a line in ``CHANGELOG``; results
 record the task version, and results of another version are never mixed into one table.
+
+Every task declares the metric families it is scored with (``metric_families``, names of
+``benchmark.metricinfo.FAMILIES``): evaluation computes them, aggregation and the tables loop over them. The
+declaration lives in :data:`KIND_FAMILIES`, once per kind; ``kind`` itself stays what the result files record
+("sdr": the model reads the mixture, the SDR tasks of a track are scored jointly; "mfcc": the corrected
+Algorithm 1 pair).
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from dataclasses import dataclass
 from benchmark import aml
 
 TASKS_SCHEMA = 1
+
+#: task kind -> the metric families its tasks are scored with (benchmark/metricinfo.py FAMILIES): SDR tasks →
+#: BSS-Eval v4 + the global SDR; edit tasks → RMSE-MFCC with its MAE companions. The one place a kind meets metrics.
+KIND_FAMILIES: dict[str, tuple[str, ...]] = {"sdr": ("bss_eval", "global_sdr"), "mfcc": ("rmse_mfcc",)}
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,14 @@ class Task:
     source: str  # the column's source: vocals/drums/bass (other for the mute task)
     table: str  # thesis table
     column: str  # table column (SDR: target; RMSE-MFCC: task family)
+    # the metric families it is scored with (KIND_FAMILIES[kind]); their metric keys: metricinfo.task_metrics(task).
+    # This module imports no metric code, so the stages that only read tasks (testset, silence, listen) do not
+    # depend on the metric registry.
+    metric_families: tuple[str, ...] = ()
+
+    def scores_with(self, family: str) -> bool:
+        """Whether the task is scored with this metric family (``benchmark.metricinfo.FAMILIES``)."""
+        return family in self.metric_families
 
     @property
     def query(self) -> aml.Query:
@@ -44,11 +62,12 @@ _COLUMNS = {  # RMSE-MFCC task family → (id prefix, Table 5.3 column)
 def _build() -> tuple[Task, ...]:
     tasks = []
     for desc, source in zip(aml.SDR_DESCRIPTIONS, ("vocals", "drums", "bass", "other")):
-        tasks.append(Task(f"sdr-{source}", 1, desc, "sdr", source, "5.2", source))
+        tasks.append(Task(f"sdr-{source}", 1, desc, "sdr", source, "5.2", source, KIND_FAMILIES["sdr"]))
     for desc in aml.MFCC_DESCRIPTIONS:
         q = aml.parse(desc)
         prefix, column = _COLUMNS[q.operation]
-        tasks.append(Task(f"{prefix}-{q.targets[0]}", 1, desc, "mfcc", q.targets[0], "5.3", column))
+        tasks.append(Task(f"{prefix}-{q.targets[0]}", 1, desc, "mfcc", q.targets[0], "5.3", column,
+                          KIND_FAMILIES["mfcc"]))
     return tuple(tasks)
 
 
@@ -69,6 +88,14 @@ def get_task(task_id: str) -> Task:
         return _BY_ID[task_id]
     except KeyError:
         raise KeyError(f"unknown task id {task_id!r}; known: {', '.join(_BY_ID)}") from None
+
+
+def families_of_kind(kind: str) -> tuple[str, ...]:
+    """The metric families a result of this kind carries (``KIND_FAMILIES``)."""
+    try:
+        return KIND_FAMILIES[kind]
+    except KeyError:
+        raise KeyError(f"unknown task kind {kind!r}; known: {', '.join(KIND_FAMILIES)}") from None
 
 
 def task_for_query(query: str | aml.Query) -> Task | None:

@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+from benchmark import metricinfo
 from benchmark.audio import atomic_write, write_json
 from benchmark.htmlpage import standalone_page
 from benchmark.tasks import get_task
@@ -44,9 +45,9 @@ def _finite(v):
 def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
     """Headline metrics of one label from a summary document (cells/groups)."""
     cells = {(c["task_id"], c["metric"]): c for c in summary.get("cells", []) if c["label"] == label}
-    groups = {(g["kind"], g["group"], g["metric"]): g for g in summary.get("groups", []) if g["label"] == label}
-    sdr_tasks = [t for t in testset_tasks if get_task(t).kind == "sdr"]
-    edit = {s: [t for t in testset_tasks if get_task(t).kind == "mfcc" and get_task(t).source == s]
+    groups = {(g["group"], g["metric"]): g for g in summary.get("groups", []) if g["label"] == label}
+    sdr_tasks = [t for t in testset_tasks if get_task(t).scores_with("bss_eval")]
+    edit = {s: [t for t in testset_tasks if get_task(t).scores_with("rmse_mfcc") and get_task(t).source == s]
             for s in EDIT_SOURCES}
     have = {t for (t, _m) in cells}
     unsupported = set(summary.get("not_supported", {}).get(label, ())) & set(testset_tasks)
@@ -75,7 +76,7 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
         put(f"SDR_{tgt}", cells.get((tid, "SDR")), "not evaluated")
     sdr_missing = [t for t in sdr_tasks if t not in have]
     for key, metric in (("SDR_AVG", "SDR"), ("gSDR_AVG", "global_SDR")):
-        g = groups.get(("sdr", "AVG", metric))
+        g = groups.get(("AVG", metric))
         if sdr_missing or g is None or g.get("n_tasks") != len(sdr_tasks):
             put(key, None, lacking(sdr_missing or sdr_tasks))
         else:
@@ -84,7 +85,7 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
         per = {}
         for s in EDIT_SOURCES:
             lack = [t for t in edit[s] if t not in have]
-            g = groups.get(("mfcc", s, metric))
+            g = groups.get((s, metric))
             if lack or g is None or g.get("n_tasks") != len(edit[s]):
                 per[s] = None
                 if prefix == "RMSE_MFCC":
@@ -157,8 +158,8 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
             row.update({"metrics": {}, "missing_tasks": tasks, "not_scored": e.get("problem")})
         rows.append(row)
     scored = [r for r in rows if r["metrics"]]
-    for key, higher in (("SDR_AVG", True), ("RMSE_MFCC_all", False)):
-        _rank(scored, key, higher)
+    for key, metric in (("SDR_AVG", "SDR"), ("RMSE_MFCC_all", "mfcc_rmse")):
+        _rank(scored, key, metricinfo.info(metric).higher_is_better)
     for r in rows:
         r.setdefault("rank", {"SDR_AVG": None, "RMSE_MFCC_all": None})
     ident = next((r for r in rows if r["name"] == "identity"), None)
@@ -249,7 +250,7 @@ def markdown(doc: dict) -> str:
     lines += ["## Separation: SDR (dB, higher is better; museval v4 median convention, global SDR beside)", "",
               "| rank | system | type | vocals | drums | bass | other | AVG [95 % CI] | global SDR AVG | flags |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in order("SDR_AVG", True):
+    for r in order("SDR_AVG", metricinfo.info("SDR").higher_is_better):
         m = r["metrics"]
         lines.append(f"| {_rank_text(r, 'SDR_AVG')} | {r['name']} | {r['type']} | "
                      + " | ".join(_cell(m.get(f"SDR_{t}"), ci=False) for t in SDR_TARGETS)
@@ -262,7 +263,7 @@ def markdown(doc: dict) -> str:
               + f"{_cell(ref.get('MAE_all'), 4, ci=False)}.", "",
               "| rank | system | type | RMSE-MFCC vocals | drums | bass | all 21 [≈95 % CI] | MAE all 21 | flags |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for r in order("RMSE_MFCC_all", False):
+    for r in order("RMSE_MFCC_all", metricinfo.info("mfcc_rmse").higher_is_better):
         m = r["metrics"]
         lines.append(f"| {_rank_text(r, 'RMSE_MFCC_all')} | {r['name']} | {r['type']} | "
                      + " | ".join(_cell(m.get(f"RMSE_MFCC_{s}"), ci=False) for s in EDIT_SOURCES)
