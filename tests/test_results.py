@@ -497,3 +497,13 @@ def test_mfcc_payload_messages_and_values():
     with pytest.raises(ValueError) as err:
         res.mfcc_payload({**scores, "mfcc_rmse": -math.inf})
     assert str(err.value) == "RMSE-MFCC score mfcc_rmse is not finite (-inf)"
+
+
+def test_write_result_names_the_file_it_refused(tmp_path):
+    doc = copy.deepcopy(mfcc_doc(track="T9"))
+    doc["run"]["rank"] = "r"
+    with pytest.raises(res.ResultValidationError) as err:
+        res.write_result(tmp_path, doc)
+    path = tmp_path / "identity" / "pan-left-vocals" / "T9.json"
+    assert str(err.value) == f"{path}: invalid result (1 error(s)): at /run/rank: 'r' is not of type 'integer'"
+    assert not path.exists()
