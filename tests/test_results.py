@@ -287,3 +287,223 @@ def test_runs_are_grouped_by_label_and_averaged():
     doc = agg.summary_document(tables, n_boot=50)
     json.dumps(doc, allow_nan=False)  # NaN -> null, JSON-clean
     assert doc["labels"] == ["m"] and doc["systems"] == ["m-seed1", "m-seed2"]
+
+
+# ------------------------------------------------------------------------------------------------ contracts (issue 13)
+# Written from reading the mutants of benchmark/results.py: messages, layout helpers, the resume key and the builders,
+# each against a value spelled out here (schema errors: jsonschema's own messages, listed in path order).
+
+def _schema_errors(doc):
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(res.schema()).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return ["at /" + "/".join(str(p) for p in e.absolute_path) + ": " + e.message for e in errors]
+
+
+def test_validation_message_lists_the_first_ten_errors_in_path_order():
+    doc = mfcc_doc()
+    for k in res.MFCC_KEYS:
+        doc["scores"][k] = "x"
+    doc["run"].update(seed="s", rank="r", world_size="w")
+    doc["estimate"]["frames"] = doc["testset"]["frames"] = "f"
+    doc["track"] = 5
+    lines = _schema_errors(doc)
+    assert len(lines) == 12 and lines[0] == "at /estimate/frames: 'f' is not of type 'integer'"
+    with pytest.raises(res.ResultValidationError) as err:
+        res.validate(doc, "W.json")
+    assert str(err.value) == "W.json: invalid result (12 error(s)) (+2 more): " + "; ".join(lines[:10])
+    one = mfcc_doc()
+    one["run"]["rank"] = "r"
+    with pytest.raises(res.ResultValidationError) as err:
+        res.validate(one)
+    assert str(err.value) == "invalid result (1 error(s)): at /run/rank: 'r' is not of type 'integer'"
+    ten = mfcc_doc()
+    for k in res.MFCC_KEYS:
+        ten["scores"][k] = "x"
+    ten["run"].update(seed="s", rank="r", world_size="w")
+    ten["estimate"]["frames"] = "f"
+    assert len(_schema_errors(ten)) == 10
+    with pytest.raises(res.ResultValidationError) as err:
+        res.validate(ten)
+    assert str(err.value) == "invalid result (10 error(s)): " + "; ".join(_schema_errors(ten))
+    ten["testset"]["frames"] = "f"  # 11 errors: one more than shown
+    lines = _schema_errors(ten)
+    with pytest.raises(res.ResultValidationError) as err:
+        res.validate(ten)
+    assert len(lines) == 11 and str(err.value) == "invalid result (11 error(s)) (+1 more): " + "; ".join(lines[:10])
+
+
+@pytest.mark.parametrize("what, change, message", [
+    ("target", lambda d: d["targets"][0].update(name="drums"), "target 'drums' but task sdr-vocals evaluates 'vocals'"),
+    ("joint task", lambda d: d["metric"].update(joint_tasks=["sdr-drums"], joint_targets=["vocals"]),
+     "task sdr-vocals is not part of its own joint evaluation"),
+    ("joint target", lambda d: d["metric"].update(joint_targets=["drums"]),
+     "task sdr-vocals is not part of its own joint evaluation"),
+    ("sdr-only", lambda d: d["metric"].update(backend="sdr-only"),
+     "backend sdr-only but frames hold ['ISR', 'SAR', 'SDR', 'SIR']"),
+    ("frame", lambda d: d["targets"][0]["frames"][1]["metrics"].pop("SAR"), "frame at 1.0 s lacks ['SAR']"),
+])
+def test_consistency_messages_name_the_file_and_the_field(what, change, message):
+    doc = sdr_doc()
+    change(doc)
+    with pytest.raises(res.ResultValidationError) as err:
+        res.validate(doc, "R.json")
+    assert str(err.value) == f"R.json: {message}"
+
+
+def test_sdr_documents_that_are_consistent_pass():
+    assert res.validate(sdr_doc(backend="sdr-only")) is not None
+    empty = sdr_doc(sdr=())  # a track shorter than one frame: no frames, nothing to check
+    assert res.validate(empty) is empty
+    mf = mfcc_doc()
+    assert res.validate(mf, "M.json") is mf
+
+
+def test_layout_paths():
+    assert res.system_dir("out", "sys") == res.Path("out") / "sys"
+    assert res.result_path("out", "sys", "sdr-vocals", "T 0.x") == res.Path("out/sys/sdr-vocals/T 0.x.json")
+    for bad in ("a/b", "", ".", ".."):
+        with pytest.raises(ValueError) as err:
+            res.result_path("out", "sys", "sdr-vocals", bad)
+        assert str(err.value) == f"track name {bad!r} cannot be a file name"
+    assert res.timing_path("out", "sys") == res.Path("out/sys/timing.json")
+    assert res.timing_path("out", "sys", rank=0, world_size=1) == res.Path("out/sys/timing.json")
+    assert res.timing_path("out", "sys", rank=3, world_size=4) == res.Path("out/sys/timing.rank3.json")
+    assert res.timing_path("out", "sys", rank=0, world_size=2) == res.Path("out/sys/timing.rank0.json")
+
+
+def test_iter_result_paths_skips_summaries_timings_and_temporary_files(tmp_path):
+    names = ["s/summary.json", "s/timing.json", "s/timing.rank2.json", "s/t/.T0.json.tmp.json", "s/t/T1.json",
+             "s/t/T0.json", "s/timing.rankx.json", "s/xtiming.json", "s/t/summary.json.json", "s/t/T2.txt"]
+    for n in names:
+        (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / n).write_text("{}")
+    got = [p.relative_to(tmp_path).as_posix() for p in res.iter_result_paths(tmp_path)]
+    assert got == ["s/t/T0.json", "s/t/T1.json", "s/t/summary.json.json", "s/timing.rankx.json", "s/xtiming.json"]
+    assert [p.relative_to(tmp_path).as_posix() for p in res.iter_result_paths(tmp_path / "s" / "t")] == [
+        "s/t/T0.json", "s/t/T1.json", "s/t/summary.json.json"]
+
+
+def test_read_and_load_results_check_only_when_asked(tmp_path):
+    path = res.write_result(tmp_path, mfcc_doc())
+    doc = json.loads(path.read_text())
+    doc["run"]["rank"] = "r"
+    path.write_text(json.dumps(doc))
+    assert res.read_result(path, check=False) == doc
+    assert res.load_results(tmp_path, check=False) == [doc]
+    with pytest.raises(res.ResultValidationError, match=r"at /run/rank"):
+        res.load_results(tmp_path)
+    with pytest.raises(res.ResultValidationError, match=r"at /run/rank"):
+        res.read_result(str(path))
+    path.write_bytes(b"\xff\xfe{")
+    with pytest.raises(res.ResultValidationError) as err:
+        res.read_result(path, check=False)
+    assert str(err.value).startswith(f"{path}: not valid JSON (")
+
+
+def test_resume_key_field_by_field():
+    sys_ = {"name": "m", "label": "M", "kind": "model", "fingerprint": "f" * 64, "checkpoint_sha256": "d" * 64}
+    doc = copy.deepcopy(sdr_doc(system=sys_, seed=4))  # (the builders share PROV)
+    doc["estimate"]["source_sha256"] = "e" * 64
+    assert res.resume_key(doc) == {
+        "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["sdr-vocals", 1],
+        "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": 4,
+        "metric": ["bss_eval_v4", "fast", 44100, 44100, ["sdr-vocals", "sdr-drums", "sdr-bass", "sdr-other"], "joint"],
+        "model_input": "mixture", "source_sha256": "e" * 64, "schema_version": 1}
+    doc["metric"]["scoring"] = "pair"
+    doc["provenance"]["model_input"] = {"signal": "linear_mixture", "sha256": "9" * 64}
+    key = res.resume_key(doc)
+    assert key["metric"][-1] == "pair" and key["model_input"] == "linear_mixture"
+    mf = mfcc_doc(system=sys_, seed=None)
+    assert res.resume_key(mf) == {
+        "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["pan-left-vocals", 1],
+        "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": None,
+        "metric": ["rmse_mfcc", "rmse-mfcc", None, None, None], "model_input": None, "source_sha256": None,
+        "schema_version": 1}
+
+
+def test_sdr_scoring_and_model_input_defaults():
+    doc = copy.deepcopy(sdr_doc())
+    assert res.sdr_scoring(doc) == "joint" and res.model_input(doc) == {}
+    doc["provenance"]["model_input"] = None
+    assert res.model_input(doc) == {}
+    doc["metric"]["scoring"] = "pair"
+    doc["provenance"]["model_input"] = {"signal": "linear_mixture"}
+    assert res.sdr_scoring(doc) == "pair" and res.model_input(doc) == {"signal": "linear_mixture"}
+    assert res.comparable({"a": 1, "timing": {}, "b": 2}) == {"a": 1, "b": 2}
+
+
+def test_base_document_field_by_field():
+    task = get_task("sdr-bass")
+    entry = SimpleNamespace(input_sha256="1" * 64, target_sha256="2" * 64, frames=77)
+    ts = SimpleNamespace(manifest_hash="3" * 64, source="musdb18hq", peak_mode="abs")
+    system = {"name": "s", "label": "S", "kind": "model", "fingerprint": "4" * 64, "checkpoint_sha256": None}
+    doc = res.base_document(kind="sdr", task=task, track="T", testset=ts, entry=entry, system=system,
+                            estimate_sha256="5" * 64, estimate_frames=np.int64(76), source_sha256="6" * 64, seed=2,
+                            device=np.str_("cuda:1"), rank=np.int64(1), world_size=np.int64(2),
+                            metric={"m": 1}, provenance={"p": 2})
+    assert doc == {
+        "schema_version": 1, "kind": "sdr", "track": "T",
+        "task": {"id": "sdr-bass", "version": task.version, "description": "separate bass", "kind": "sdr",
+                 "source": "bass", "museval_target": "bass"},
+        "testset": {"manifest_hash": "3" * 64, "input_sha256": "1" * 64, "target_sha256": "2" * 64, "frames": 77,
+                    "source": "musdb18hq", "peak_mode": "abs"},
+        "system": system,
+        "estimate": {"sha256": "5" * 64, "frames": 76, "source_sha256": "6" * 64},
+        "run": {"seed": 2, "device": "cuda:1", "rank": 1, "world_size": 2},
+        "metric": {"m": 1}, "provenance": {"p": 2}}
+    assert doc["system"] is not system  # a copy of a plain dict
+    assert all(type(doc["run"][k]) is int for k in ("rank", "world_size")) and type(doc["estimate"]["frames"]) is int
+    assert type(doc["run"]["device"]) is str
+    described = res.base_document(kind="sdr", task=task, track="T", testset=ts, entry=entry, system=IdentitySystem(),
+                                  estimate_sha256="5" * 64, estimate_frames=76, source_sha256=None, seed=None,
+                                  device="cpu", rank=0, world_size=1, metric={}, provenance={})
+    assert described["system"] == IdentitySystem().describe()
+
+
+def test_sdr_payload_keeps_one_target_and_maps_non_finite_to_null():
+    mj = {"museval_version": "0.4.1", "targets": [
+        {"name": "vocals", "frames": [{"time": 0.0, "duration": 1.0,
+                                       "metrics": {"SDR": 1, "SIR": None, "SAR": math.nan, "ISR": -math.inf}},
+                                      {"time": 1.0, "duration": 0.5,
+                                       "metrics": {"SDR": 2.5, "SIR": 3.0, "SAR": 4.0, "ISR": 5.0}}]},
+        {"name": "accompaniment", "frames": []}]}
+    out = res.sdr_payload(mj, "vocals", np.float32(1.25))
+    assert out == {"targets": [{"name": "vocals", "frames": [
+        {"time": 0.0, "duration": 1.0, "metrics": {"SDR": 1.0, "SIR": None, "SAR": None, "ISR": None}},
+        {"time": 1.0, "duration": 0.5, "metrics": {"SDR": 2.5, "SIR": 3.0, "SAR": 4.0, "ISR": 5.0}}]}],
+        "museval_version": "0.4.1", "global_sdr": 1.25}
+    assert type(out["targets"][0]["frames"][0]["metrics"]["SDR"]) is float and type(out["global_sdr"]) is float
+    for target, targets in (("bass", mj["targets"]), ("vocals", mj["targets"] + mj["targets"][:1])):
+        with pytest.raises(ValueError) as err:
+            res.sdr_payload({**mj, "targets": targets}, target, 1.0)
+        assert str(err.value) == f"museval result has no (single) target {target!r}"
+    with pytest.raises(ValueError) as err:
+        res.sdr_payload(mj, "vocals", math.nan)
+    assert str(err.value) == "global SDR of target 'vocals' is not finite (nan)"
+
+
+def test_mfcc_payload_messages_and_values():
+    scores = {k: i for i, k in enumerate(res.MFCC_KEYS)}
+    out = res.mfcc_payload({**scores, "extra": 9.0})
+    assert out == {"scores": {k: float(i) for i, k in enumerate(res.MFCC_KEYS)}}
+    assert list(out["scores"]) == list(res.MFCC_KEYS) and all(type(v) is float for v in out["scores"].values())
+    with pytest.raises(ValueError) as err:
+        res.mfcc_payload({k: v for k, v in scores.items() if k not in ("mae_left", "mae")})
+    assert str(err.value) == "RMSE-MFCC scores lack ['mae', 'mae_left']"
+    with pytest.raises(ValueError) as err:
+        res.mfcc_payload({**scores, "mae_right": math.inf})
+    assert str(err.value) == "RMSE-MFCC score mae_right is not finite (inf)"
+    with pytest.raises(ValueError) as err:
+        res.mfcc_payload({**scores, "mfcc_rmse": -math.inf})
+    assert str(err.value) == "RMSE-MFCC score mfcc_rmse is not finite (-inf)"
+
+
+def test_write_result_names_the_file_it_refused(tmp_path):
+    doc = copy.deepcopy(mfcc_doc(track="T9"))
+    doc["run"]["rank"] = "r"
+    with pytest.raises(res.ResultValidationError) as err:
+        res.write_result(tmp_path, doc)
+    path = tmp_path / "identity" / "pan-left-vocals" / "T9.json"
+    assert str(err.value) == f"{path}: invalid result (1 error(s)): at /run/rank: 'r' is not of type 'integer'"
+    assert not path.exists()

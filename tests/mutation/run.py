@@ -18,6 +18,7 @@ module's score: killed / (all − equivalent), where the equivalent mutants are 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -103,6 +104,47 @@ def _forget_plain_copies(files: list[str]) -> None:
                 path.unlink()
 
 
+def _stats_file(module: str | None = None) -> Path:
+    return ROOT / "mutants" / ("mutmut-stats.json" if module is None else f"mutmut-stats.{module}.json")
+
+
+def _selection_fingerprint(tests: list[str]) -> str:
+    """mutmut's fingerprint of a test selection (the one it stores in mutmut-stats.json)."""
+    import os
+
+    import mutmut.configuration as mc
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        cfg = mc._load_config()
+    finally:
+        os.chdir(cwd)
+    cfg.pytest_add_cli_args_test_selection = tests
+    return cfg.config_fingerprint()["test_selection"]
+
+
+def _use_own_stats(module: str, tests: list[str]) -> None:
+    """mutmut keeps one ``mutants/mutmut-stats.json`` (which tests reach which function, and a fingerprint of the test
+    selection), and when the selection differs from the one stored there it resets *every* verdict of the files it
+    mutates. Each module runs with its own selection, so a module run after another one would lose all its verdicts
+    (``--rerun-survivors dsp`` after ``run.py aggregate`` would leave dsp "not checked"). Keep one stats file per module
+    (``mutmut-stats.<module>.json``) and put the module's own in place before its run; without one, a stats file of
+    another selection is removed (mutmut then collects the stats afresh and keeps the verdicts)."""
+    own, current = _stats_file(module), _stats_file()
+    if own.is_file():
+        shutil.copy2(own, current)
+    elif current.is_file():
+        stored = json.loads(current.read_text()).get("config_fingerprint", {}).get("test_selection")
+        if stored != _selection_fingerprint(tests):
+            current.unlink()
+
+
+def _keep_own_stats(module: str) -> None:
+    if _stats_file().is_file():
+        shutil.copy2(_stats_file(), _stats_file(module))
+
+
 def show(names: list[str]) -> None:
     """Print the diff of each mutant, generated afresh from the source (mutants/ may hold a plain copy by now)."""
     import io
@@ -146,8 +188,10 @@ def main(argv: list[str]) -> int:
             again = score(name)["survivors"] if rerun else []
             if rerun and not again:
                 continue
+            _use_own_stats(name, tests)
             child = CHILD.format(only=files, tests=tests, names=again)
             rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT)
+            _keep_own_stats(name)
             status = status or rc
         s = score(name)
         print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
