@@ -275,7 +275,7 @@ def register(sub) -> None:
     b.add_argument("--threads", type=_positive_int, default=_cpus(),
                    help="FFT worker threads of fast/sdr-only on CPU (default: the CPUs this process may use, "
                         f"here {_cpus()}); the numbers are bit-identical for any count")
-    b.set_defaults(func=_bss)
+    b.set_defaults(func=_bss, exit_without_teardown=True)
 
     r = s.add_parser("rmse-mfcc", help="RMSE-MFCC and MAE between a target and an output WAV (prints JSON)")
     r.add_argument("--reference", required=True, help="target A' (stereo 44.1 kHz WAV)")

@@ -314,3 +314,30 @@ def test_bss_threads_option_reaches_the_fft_workers(track, capsys, monkeypatch):
         _run(argv + ["--threads", "0"], capsys)
     assert exc.value.code == 2
     assert "--threads: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_bss_as_a_program_exits_without_teardown_but_with_its_output_and_code(track, tmp_path, monkeypatch):
+    """Run as a program, `metrics bss` ends through os._exit once its output is flushed (the interpreter's teardown
+    with torch loaded cost ≈ 0.75 s): the JSON must still be complete on a pipe, the exit code must be the command's
+    (0, and 2 for a missing estimate file), and an in-process call must return instead of exiting."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from benchmark import cli
+
+    repo = Path(__file__).resolve().parents[2]
+    argv = ["metrics", "bss", "--reference", str(track / "ref"), "--estimate", str(track / "est")]
+    ok = subprocess.run([sys.executable, "-m", "benchmark.cli", *argv], cwd=repo, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert [t["name"] for t in json.loads(ok.stdout)["targets"]] == ["drums", "vocals"]
+    (tmp_path / "est").mkdir()
+    (tmp_path / "est" / "drums.wav").write_bytes((track / "est" / "drums.wav").read_bytes())
+    bad = subprocess.run([sys.executable, "-m", "benchmark.cli", "metrics", "bss", "--reference", str(track / "ref"),
+                          "--estimate", str(tmp_path / "est")], cwd=repo, capture_output=True, text=True)
+    assert bad.returncode == 2 and "lacks vocals.wav" in bad.stderr, bad.stderr  # bad input: 2
+    exits = []
+    monkeypatch.setattr(cli.os, "_exit", lambda rc: exits.append(rc))
+    assert cli.main(argv) == 0 and exits == []  # in-process: returns, never exits
+    monkeypatch.setattr(sys, "argv", ["amss-bench", *argv])
+    assert cli.main() == 0 and exits == [0]  # as a program: the exit is requested with the command's code
