@@ -106,14 +106,6 @@ def _print_json(obj) -> None:
     print(json.dumps(_nan_to_none(obj), indent=2, default=_json_default, allow_nan=False))
 
 
-def _no_numpy_hugepages():
-    """NumPy's huge-page hint off while a fast back-end's handler runs (the WAVs and the work buffers; see
-    :func:`benchmark.metrics.bss.no_numpy_hugepages`)."""
-    from benchmark.metrics.bss import no_numpy_hugepages
-
-    return no_numpy_hugepages()
-
-
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -133,7 +125,9 @@ def _positive_int(text: str) -> int:
 
 def _bss(args) -> int:
     if args.backend in ("fast", "sdr-only"):
-        with _no_numpy_hugepages():
+        from benchmark.metrics.bss import no_numpy_hugepages  # the WAVs too, not only the work buffers
+
+        with no_numpy_hugepages():
             return _bss_impl(args)
     return _bss_impl(args)  # museval (the yardstick) runs exactly as it always did
 
@@ -272,9 +266,10 @@ def register(sub) -> None:
     b.add_argument("--device", default="cpu", help="torch device for fast/sdr-only (cpu, cuda, cuda:1 ...)")
     b.add_argument("--win", type=float, default=1.0, help="frame length = hop in seconds (protocol: 1.0)")
     b.add_argument("--name", default=None, help="track name for the JSON (default: the reference folder name)")
-    b.add_argument("--threads", type=_positive_int, default=_cpus(),
+    cpus = _cpus()
+    b.add_argument("--threads", type=_positive_int, default=cpus,
                    help="FFT worker threads of fast/sdr-only on CPU (default: the CPUs this process may use, "
-                        f"here {_cpus()}); the numbers are bit-identical for any count")
+                        f"here {cpus}); the numbers are bit-identical for any count")
     b.set_defaults(func=_bss, exit_without_teardown=True)
 
     r = s.add_parser("rmse-mfcc", help="RMSE-MFCC and MAE between a target and an output WAV (prints JSON)")
