@@ -370,6 +370,7 @@ def test_layout_paths():
     assert res.timing_path("out", "sys", rank=0, world_size=1) == res.Path("out/sys/timing.json")
     assert res.timing_path("out", "sys", rank=3, world_size=4) == res.Path("out/sys/timing.rank3.json")
     assert res.timing_path("out", "sys", rank=0, world_size=2) == res.Path("out/sys/timing.rank0.json")
+    assert res.timing_path("out", "sys", world_size=2) == res.Path("out/sys/timing.rank0.json")  # rank 0 by default
 
 
 def test_iter_result_paths_skips_summaries_timings_and_temporary_files(tmp_path):

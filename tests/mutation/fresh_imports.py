@@ -54,8 +54,25 @@ def _charge_import_time_hits() -> None:
         state()._stats.update(_AT_IMPORT)
 
 
+def _clear_project_caches() -> None:
+    """A ``functools.cache``d project function (``results.schema()``, ``evaluate``'s environment probe) runs once per
+    process, so mutmut would charge what it calls (``results.scores_schema``) to the first test that happened to call
+    it, and judge that code's mutants by that one test. During the stats run, empty those caches before every test."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not _is_project(name, module) or name.startswith(("test_", "conftest")):
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                value.cache_clear()
+
+
 try:
     import pytest
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(item) -> None:
+        if _stats_run():
+            _clear_project_caches()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(item, nextitem) -> None:

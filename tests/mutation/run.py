@@ -3,6 +3,7 @@ single worker process (fits a 2-core machine next to other work). Not part of ``
 
     .venv/bin/python tests/mutation/run.py                  # every module of MODULES, in order
     .venv/bin/python tests/mutation/run.py dsp aggregate    # some of them
+    .venv/bin/python tests/mutation/run.py --jobs=2 results # two worker processes (an otherwise idle 2-core machine)
     .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
     .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: only the survivors again
     .venv/bin/python tests/mutation/run.py --show benchmark.dsp.x_pan__mutmut_3   # what a mutant changed
@@ -32,8 +33,10 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "tasks": (["benchmark/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
     "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_dsp_contracts.py", "tests/test_protocol_tables.py"]),
     "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_protocol_tables.py"]),
-    "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
-    "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py"]),
+    "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
+                                            "tests/test_aggregate_documents.py"]),
+    "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
+                                        "tests/test_metric_registry.py"]),
     "testset": (["benchmark/testset.py"], ["tests/test_testset.py", "tests/test_pair_scoring.py"]),
     "stft": (["models/stft.py"], ["tests/models/test_model_stft.py", "tests/models/test_model_gradients.py"]),
     "inference": (["models/inference.py"], ["tests/models/test_model_inference.py"]),
@@ -51,7 +54,7 @@ cfg.only_mutate = {only!r}
 cfg.pytest_add_cli_args_test_selection = {tests!r}
 mc._config = cfg
 from mutmut.__main__ import cli
-sys.argv = ["mutmut", "run", "--max-children", "1", *{names!r}]
+sys.argv = ["mutmut", "run", "--max-children", "{jobs}", *{names!r}]
 cli()
 """
 
@@ -145,6 +148,18 @@ def _keep_own_stats(module: str) -> None:
         shutil.copy2(_stats_file(), _stats_file(module))
 
 
+def _child_env() -> dict[str, str]:
+    """mutmut's environment: one OpenMP/MKL thread. mutmut forks each mutant's process from one that has run the tests
+    once (its stats run); torch's OpenMP pool (GNU libgomp) is not fork-safe, and a forked child whose parent had
+    started the pool hangs at its first parallel op (the stft mutants hung until mutmut's time limit, although the
+    tests kill them in < 1 s when run directly). With one thread the pool is never started."""
+    import os
+
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return env
+
+
 def show(names: list[str]) -> None:
     """Print the diff of each mutant, generated afresh from the source (mutants/ may hold a plain copy by now)."""
     import io
@@ -174,6 +189,13 @@ def main(argv: list[str]) -> int:
         return 0
     only_scores = "--scores" in argv
     rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
+    jobs = 1
+    for a in argv:
+        if a.startswith("--jobs="):
+            jobs = int(a.split("=", 1)[1])
+            if jobs < 1:
+                print(f"--jobs must be >= 1, got {jobs}", file=sys.stderr)
+                return 2
     names = [a for a in argv if not a.startswith("--")] or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -189,8 +211,8 @@ def main(argv: list[str]) -> int:
             if rerun and not again:
                 continue
             _use_own_stats(name, tests)
-            child = CHILD.format(only=files, tests=tests, names=again)
-            rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT)
+            child = CHILD.format(only=files, tests=tests, names=again, jobs=jobs)
+            rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
             _keep_own_stats(name)
             status = status or rc
         s = score(name)
