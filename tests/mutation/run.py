@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "tasks": (["benchmark/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
     "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_dsp_contracts.py", "tests/test_protocol_tables.py"]),
-    "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_protocol_tables.py"]),
+    "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_aml_contracts.py",
+                                "tests/test_protocol_tables.py"]),
     "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
                                             "tests/test_aggregate_documents.py"]),
     "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
