@@ -283,7 +283,7 @@ class _Tokens:
         if word == "other":
             problem = f"'other' {where} is not a target (AML names vocals, drums and bass; the 'other' source is " \
                       "what 'mute vocals, drums, bass' keeps)"
-        elif word in TARGETABLE and word not in expected:
+        elif word in TARGETABLE and word in [w for w, _ in self.items[:self.i]]:
             problem = f"{word!r} {where} is named twice"
         else:
             problem = f"unexpected {word!r} {where}"

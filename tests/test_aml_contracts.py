@@ -229,3 +229,21 @@ def test_sampler_state_round_trip_resumes_the_sequence():
     other = aml.Sampler("task2", seed=99)
     other.setstate(s.getstate())  # the state carries over: the other sampler continues this one's sequence
     assert _samples(other, 5) == _reference_samples("task2", 11, 35)[30:]
+
+
+@pytest.mark.parametrize("text, word, position, column, expected", [
+    # a source where no source may stand is unexpected, not "named twice" (it was named once)
+    ("separate vocals drums", "drums", 3, 17, "'end of query'"),
+    ("apply heavy drums", "drums", 3, 13, "'lowpass' or 'highpass'"),
+    ("pan vocals drums to the left side", "drums", 3, 12, "'to' or 'completely'"),
+])
+def test_a_source_named_once_in_the_wrong_place_is_unexpected(text, word, position, column, expected):
+    err = _error(text)
+    assert str(err) == (f"invalid AML query {text!r}: unexpected {word!r} at word {position} (character {column}); "
+                        f"expected {expected}")
+
+
+def test_a_source_named_twice_says_so():
+    err = _error("separate vocals, drums, vocals")
+    assert str(err) == ("invalid AML query 'separate vocals, drums, vocals': 'vocals' at word 6 (character 25) is "
+                        "named twice; expected 'bass'")
