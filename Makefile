@@ -48,9 +48,11 @@ clean-venv:
 # Mutation testing of the core (docs/testing.md): one module at a time, one worker process; not part of `make test`.
 # MUTATION_MODULES=dsp aggregate limits the run; verdicts are kept in mutants/ (rm -rf mutants to start over).
 MUTATION_MODULES ?=
+# MUTATION_JOBS=2: two mutmut worker processes (an otherwise idle 2-core machine); 1 by default, beside other work.
+MUTATION_JOBS ?= 1
 .PHONY: mutation
 mutation: setup
-	$(PY) tests/mutation/run.py $(MUTATION_MODULES)
+	$(PY) tests/mutation/run.py --jobs=$(MUTATION_JOBS) $(MUTATION_MODULES)
 
 # The pull-request regression gate (docs/regression-gate.md): after `make repro`, compare the working tree with BASE
 # (results cell by cell, every model's golden output and training trajectory, interleaved speed cases).
