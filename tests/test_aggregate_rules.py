@@ -324,3 +324,15 @@ def test_pair_scored_runs_are_accepted():
     t = agg.aggregate_results(docs, n_boot=5)
     medians = [_frame_median(tr) for tr in TRACKS]
     assert _cell(t, "sdr-other", "SDR").value == pytest.approx(float(np.median(medians)), abs=1e-12)
+
+
+def test_cell_and_group_rows_name_their_label_kind_column_version_and_rule(tables):
+    c = _cell(tables, "sdr-drums", "SDR")
+    assert (c.label, c.kind, c.source, c.column, c.task_version, c.family) == ("identity", "sdr", "drums", "drums", 1,
+                                                                                "bss_eval")
+    assert c.stat == "median over frames (NaN skipped) → median over tracks → mean over runs"
+    m = _cell(tables, "pan-left-vocals", "mfcc_rmse")
+    assert (m.label, m.kind, m.source, m.column, m.task_version) == ("identity", "mfcc", "vocals", "pan left", 1)
+    assert m.stat == "mean over tracks → mean over runs"
+    # cells sorted by (label, kind) then (task, family, metric)
+    assert list(tables["cells"].kind) == ["mfcc"] * 6 + ["sdr"] * 20
