@@ -345,3 +345,13 @@ def test_the_bootstrap_stream_of_a_label_and_kind_is_fixed():
 
     for s in ("identity", "sdr", "mfcc", "separate-then-dsp"):
         assert agg._stable_int(s) == int.from_bytes(hashlib.sha256(s.encode()).digest()[:4], "little") < 2 ** 32
+
+
+def test_aggregate_refuses_a_table_with_a_hole_naming_the_run_and_tracks():
+    # aggregate() on a per-track table that was not checked: a (run, track) without a value is named, never skipped
+    pt = agg.per_track_table(_docs() + _other_run())
+    hole = (pt.system == "id-2") & (pt.task_id == "sdr-drums") & (pt.metric == "SDR") & pt.track.isin(["T2", "T4"])
+    assert hole.sum() == 2
+    with pytest.raises(agg.IncompleteResultsError) as err:
+        agg.aggregate(pt[~hole], n_boot=5)
+    assert str(err.value) == "label 'identity', task sdr-drums: no SDR value for id-2/T2, id-2/T4"
