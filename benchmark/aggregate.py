@@ -335,7 +335,7 @@ def summary_document(tables: dict, *, testset=None, n_boot: int = N_BOOT, ci: fl
         "rules": {**metricinfo.statistics(),
                   "std": "cells: sample std (ddof=1) over runs; AVG/mean rows: sample std (ddof=1) of pooled "
                          "(task × run) values; null with too few values",
-                  "ci": f"bootstrap over tracks, {n_boot} resamples, {int(ci * 100)} % percentile interval, "
+                  "ci": f"bootstrap over tracks, {n_boot} resamples, {ci * 100:g} % percentile interval, "
                         f"numpy default_rng seed {seed}"},
         "bootstrap": {"resamples": n_boot, "ci": ci, "seed": seed, "unit": "track"},
         "cells": records(tables["cells"]),

@@ -252,3 +252,12 @@ def test_write_summary_passes_the_test_set_the_results_and_the_settings_on(tmp_p
     assert str(err.value) == "cannot aggregate:\n  " + "\n  ".join(
         f"system 'identity', task {t}: 1 of 6 tracks missing: T5" for t in sorted(SDR_IDS + ["pan-left-vocals"]))
     assert not path.exists()
+
+
+@pytest.mark.parametrize("ci, words", [(0.95, "95 %"), (0.29, "29 %"), (0.57, "57 %"), (0.58, "58 %"), (0.995, "99.5 %")])
+def test_the_interval_level_in_the_rules_is_the_level_asked_for(ci, words):
+    # int(ci * 100) wrote 0.29 as "28 %" (0.29 * 100 = 28.999…) and 0.995 as "99 %"
+    doc = agg.summary_document(agg.aggregate_results(_docs(), n_boot=10, ci=ci, seed=2), n_boot=10, ci=ci, seed=2)
+    assert doc["rules"]["ci"] == f"bootstrap over tracks, 10 resamples, {words} percentile interval, numpy default_rng " \
+                                 "seed 2"
+    assert doc["bootstrap"]["ci"] == ci
