@@ -2,7 +2,8 @@
 with a geometry other than the defaults, the coverage count's type and defaults, the exact shape error, and the
 16-bit PCM round trip's format (float32, always two-dimensional, the 16-bit grid); infer_track's and plan's
 defaults (mode, each mode's trim, window, batch size, no progress bar, no round trip), overlap_hop's bounds and
-messages, K for an empty track, and the output dtype of stitch_overlap. Expectations are computed here
+messages, K for an empty track, the output dtype of stitch_overlap, chunk/stitch (§4.1) in another geometry,
+the exact error messages of stitch and infer_track, and the progress bar. Expectations are computed here
 from the formulas of protocol §4 (W = hop·(num_frame − 1), trim = ⌈min_trim / hop⌉·hop, T = W − 2·trim,
 H = int(T·(1 − overlap_ratio)), K = ⌈(n − T) / H⌉ + 1)."""
 
@@ -225,3 +226,51 @@ def test_stitch_overlap_keeps_float_dtypes_and_makes_integers_float32():
     iw = inference.chunk_overlap(ints, HOP, NUM_FRAME, MIN_TRIM, RATIO)
     out = inference.stitch_overlap(iw, n, HOP, NUM_FRAME, MIN_TRIM, RATIO)
     assert out.dtype == np.float32 and np.array_equal(out, ints.astype(np.float32))
+
+
+# ------------------------------------------------------------------------------------------ chunk and stitch (§4.1)
+
+
+@pytest.mark.parametrize("mode", ["amss", "lasaft"])
+@pytest.mark.parametrize("n", [1, 768, 769, 3000])
+def test_chunk_stitch_and_infer_track_with_another_geometry(mode, n):
+    # no overlap, zero trims: window k = 128 zeros ‖ track[768·k : 768·k + 768] ‖ zeros (protocol §4.1)
+    track = np.random.default_rng(n).standard_normal((n, 2)).astype(np.float32)
+    expected = _expected_windows(track, mode, W, TRIM, T)
+    assert expected.shape == (math.ceil(n / T), W, 2)
+    windows = inference.chunk(track, HOP, NUM_FRAME, MIN_TRIM)
+    assert np.array_equal(windows, expected)
+    assert np.array_equal(inference.stitch(windows, n, HOP, NUM_FRAME, MIN_TRIM), track)
+    rec = _Recorder()
+    out = inference.infer_track(rec, track, mode=mode, hop=HOP, num_frame=NUM_FRAME, min_trim=MIN_TRIM, batch_size=3)
+    assert np.array_equal(np.concatenate(rec.batches), expected) and np.array_equal(out, track)
+
+
+def test_stitch_error_messages():
+    with pytest.raises(ValueError) as err:
+        inference.stitch(np.zeros((3, 2)), 10)
+    assert str(err.value) == "expected window outputs (K, W, C), got shape (3, 2)"
+    with pytest.raises(ValueError) as err:
+        inference.stitch(np.zeros((1, 1000, 2)), 10)
+    assert str(err.value) == "window outputs have 1000 samples, expected 130048"
+    with pytest.raises(ValueError) as err:
+        inference.stitch(np.zeros((1, DW, 2)), 97_281)
+    assert str(err.value) == "1 windows cover only 97280 of 97281 samples"
+
+
+def test_infer_track_names_a_wrong_model_output_shape():
+    with pytest.raises(ValueError) as err:
+        inference.infer_track(lambda b: b[:, :10], np.zeros((100, 2), np.float32))
+    assert str(err.value) == "model returned shape (1, 10, 2) for a window batch of shape (1, 130048, 2)"
+
+
+@pytest.mark.parametrize("batch_size, batches", [(1, 4), (3, 2)])
+def test_infer_track_progress_bar(batch_size, batches, capsys):
+    # 3000 samples in the small geometry: ⌈3000 / 768⌉ = 4 windows, so ⌈4 / batch_size⌉ batches
+    track = np.random.default_rng(10).standard_normal((3000, 2)).astype(np.float32)
+    rec = _Recorder()
+    out = inference.infer_track(rec, track, hop=HOP, num_frame=NUM_FRAME, min_trim=MIN_TRIM, batch_size=batch_size,
+                                progress=True)
+    assert len(rec.batches) == batches and np.array_equal(out, track)
+    err = capsys.readouterr().err
+    assert "windows: 100%" in err and f" {batches}/{batches} " in err and ("batch/s]" in err or "s/batch]" in err)
