@@ -3,7 +3,8 @@ with a geometry other than the defaults, the coverage count's type and defaults,
 16-bit PCM round trip's format (float32, always two-dimensional, the 16-bit grid); infer_track's and plan's
 defaults (mode, each mode's trim, window, batch size, no progress bar, no round trip), overlap_hop's bounds and
 messages, K for an empty track, the output dtype of stitch_overlap, chunk/stitch (§4.1) in another geometry,
-the exact error messages of stitch and infer_track, and the progress bar. Expectations are computed here
+the exact error messages of stitch and infer_track, the progress bar, useful_length's bounds and message, and
+the (samples, channels) shapes accepted. Expectations are computed here
 from the formulas of protocol §4 (W = hop·(num_frame − 1), trim = ⌈min_trim / hop⌉·hop, T = W − 2·trim,
 H = int(T·(1 − overlap_ratio)), K = ⌈(n − T) / H⌉ + 1)."""
 
@@ -274,3 +275,31 @@ def test_infer_track_progress_bar(batch_size, batches, capsys):
     assert len(rec.batches) == batches and np.array_equal(out, track)
     err = capsys.readouterr().err
     assert "windows: 100%" in err and f" {batches}/{batches} " in err and ("batch/s]" in err or "s/batch]" in err)
+
+
+# ---------------------------------------------------------------------------------------------- geometry helpers
+
+
+def test_useful_length_in_other_geometries_and_its_message():
+    assert inference.useful_length(HOP, NUM_FRAME, MIN_TRIM) == T == 768
+    assert inference.useful_length(1, 4, 1) == 1  # W = 3, trim = 1: one useful sample is enough
+    # hop 64, 5 frames: W = 256; min_trim 128 -> trim 128 on each side leaves T = 0
+    with pytest.raises(ValueError) as err:
+        inference.useful_length(64, 5, 128)
+    assert str(err.value) == "window of 256 samples is too short for a trim of 128 samples on each side"
+
+
+def test_num_windows_default_geometry():
+    t = 130_048 - 2 * 16_384  # 97 280
+    for n, k in [(1, 1), (t, 1), (t + 1, 2), (2 * t, 2), (2 * t + 1, 3)]:
+        assert math.ceil(n / t) == k and inference.num_windows(n) == k
+
+
+def test_a_mono_vector_is_one_channel_and_other_shapes_are_refused():
+    n = 2000
+    mono = np.random.default_rng(11).standard_normal(n).astype(np.float32)
+    windows = inference.chunk(mono, HOP, NUM_FRAME, MIN_TRIM)
+    assert np.array_equal(windows, _expected_windows(mono[:, None], "amss", W, TRIM, T))
+    with pytest.raises(ValueError) as err:
+        inference.chunk(np.zeros((2, 3, 4)), HOP, NUM_FRAME, MIN_TRIM)
+    assert str(err.value) == "expected a (samples, channels) array, got shape (2, 3, 4)"
