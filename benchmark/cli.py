@@ -28,6 +28,18 @@ COMMAND_MODULES = (
 )
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a count that must be at least 1 (``--threads``, ``--batch-size``): anything else is a usage
+    error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amss-bench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.cli import positive_int
 from benchmark.commands import fail
 
 
@@ -111,16 +112,6 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _bss(args) -> int:
@@ -267,7 +258,7 @@ def register(sub) -> None:
     b.add_argument("--win", type=float, default=1.0, help="frame length = hop in seconds (protocol: 1.0)")
     b.add_argument("--name", default=None, help="track name for the JSON (default: the reference folder name)")
     cpus = _cpus()
-    b.add_argument("--threads", type=_positive_int, default=cpus,
+    b.add_argument("--threads", type=positive_int, default=cpus,
                    help="FFT worker threads of fast/sdr-only on CPU (default: the CPUs this process may use, "
                         f"here {cpus}); the numbers are bit-identical for any count")
     b.set_defaults(func=_bss, exit_without_teardown=True)

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from benchmark.cli import positive_int
 from benchmark.commands import fail
 
 SR = 44100
@@ -178,7 +179,7 @@ def register(subparsers) -> None:
     m.add_argument("--profile", default="paper", choices=("paper", "embedded"),
                    help="architecture profile when no checkpoint is given (default: paper)")
     m.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
-    m.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default: 8)")
+    m.add_argument("--batch-size", type=positive_int, default=8, help="windows per forward pass (default: 8)")
     m.add_argument("--autocast", choices=("bf16", "fp16"), default=None, help="mixed-precision inference")
     m.add_argument("--mode", choices=("amss", "lasaft", "overlap"), default=None,
                    help="chunking: amss (trim 16384), lasaft (trim 5120), overlap (overlap-add); "

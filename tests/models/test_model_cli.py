@@ -99,3 +99,15 @@ def test_manipulate_resample_and_upmix_on_request(capsys, tmp_path, wav):
     assert rc == 0 and "resampled 22050 Hz -> 44100 Hz" in err
     y, sr = sf.read(out, always_2d=True)
     assert sr == 44100 and y.shape == (44100, 2)
+
+
+@pytest.mark.parametrize("size", ["0", "-3", "two"])
+def test_manipulate_refuses_a_batch_size_below_one(capsys, tmp_path, wav, size):
+    # infer_track's slice took the raw batch size: --batch-size 0 wrote silence (docs/testing.md, the inference bug)
+    p, _ = wav
+    out = tmp_path / "o.wav"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["manipulate", str(p), "separate vocals", "--model", "u7-dcse", "--batch-size", size, "-o", str(out)])
+    assert exc.value.code == 2
+    assert f"argument --batch-size: expected a positive integer, got '{size}'" in capsys.readouterr().err
+    assert not out.exists()
