@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import copy
+import math
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from baselines.identity import IdentitySystem
@@ -355,3 +357,77 @@ def test_aggregate_refuses_a_table_with_a_hole_naming_the_run_and_tracks():
     with pytest.raises(agg.IncompleteResultsError) as err:
         agg.aggregate(pt[~hole], n_boot=5)
     assert str(err.value) == "label 'identity', task sdr-drums: no SDR value for id-2/T2, id-2/T4"
+
+
+def _long_table(rows):
+    """A per-track table as per_track_table makes it, from (label, system, task_id, source, track, metric, value)."""
+    return pd.DataFrame([{"label": lab, "kind": "sdr", "system": sys_, "track": tr, "task_id": tid, "source": src,
+                          "column": src, "task_version": 1, "family": "bss_eval", "metric": met, "value": v}
+                         for lab, sys_, tid, src, tr, met, v in rows])
+
+
+# two runs, three tracks, two SDR tasks; values uneven so that every statistic is told apart
+GROUP_VALUES = {("sdr-vocals", "r1"): (1.0, 5.0, 30.0), ("sdr-vocals", "r2"): (2.0, 9.0, -4.0),
+                ("sdr-drums", "r1"): (0.5, 7.0, 8.0), ("sdr-drums", "r2"): (11.0, -2.0, 3.0)}
+
+
+def _group_table(order=("sdr-vocals", "sdr-drums"), labels=("lab",)):
+    rows = []
+    for lab in labels:
+        for tid in order:
+            for run in ("r1", "r2"):
+                for tr, v in zip(("A", "B", "C"), GROUP_VALUES[(tid, run)]):
+                    rows.append((lab, f"{lab}-{run}", tid, tid.split("-")[1], tr, "SDR", v))
+    return _long_table(rows)
+
+
+def test_a_group_row_field_by_field_with_its_bootstrap_by_hand():
+    cells, groups = agg.aggregate(_group_table(), n_boot=200, ci=0.9, seed=4)
+    assert len(groups) == 1
+    g = groups.iloc[0].to_dict()
+    per_run = [np.median(GROUP_VALUES[(t, r)]) for t in ("sdr-drums", "sdr-vocals") for r in ("r1", "r2")]
+    # the bootstrap: one track resampling per label/kind, shared by the tasks; per resample the mean over (task, run)
+    # of the median over the resampled tracks
+    rng = np.random.default_rng([4, agg._stable_int("lab"), agg._stable_int("sdr")])
+    idx = rng.integers(0, 3, size=(200, 3))
+    stack = [np.asarray(GROUP_VALUES[(t, r)]) for t in ("sdr-drums", "sdr-vocals") for r in ("r1", "r2")]
+    boot = [np.mean([np.median(v[i]) for v in stack]) for i in idx]
+    lo, hi = np.percentile(boot, [5, 95])
+    assert set(g) == {"label", "kind", "group", "family", "metric", "value", "std", "n_tasks", "tasks", "n_runs",
+                      "n_values", "n_tracks", "ci_low", "ci_high", "stat"}
+    assert (g["label"], g["kind"], g["group"], g["family"], g["metric"]) == ("lab", "sdr", "AVG", "bss_eval", "SDR")
+    assert g["value"] == pytest.approx(np.mean(per_run), abs=1e-12)
+    assert g["std"] == pytest.approx(np.std(per_run, ddof=1), abs=1e-12)
+    assert (g["n_tasks"], g["tasks"], g["n_runs"], g["n_values"], g["n_tracks"]) == (
+        2, ["sdr-drums", "sdr-vocals"], 2, 4, 3)
+    assert (g["ci_low"], g["ci_high"]) == pytest.approx((lo, hi), abs=1e-12)
+    # the fixture tells this apart from averaging over tasks only or runs only before the percentile
+    per_task = [np.mean([np.median(v[i]) for v in stack[:2]]) for i in idx]
+    assert not np.allclose(np.percentile(per_task, [5, 95]), (lo, hi))
+    assert g["stat"] == "mean over targets of: median over frames (NaN skipped) → median over tracks → mean over runs"
+
+
+def test_cells_and_labels_come_out_sorted_whatever_the_input_order():
+    pt = _group_table(order=("sdr-vocals", "sdr-drums"), labels=("b-label", "a-label"))
+    cells, groups = agg.aggregate(pt, n_boot=5)
+    assert list(zip(cells.label, cells.task_id)) == [("a-label", "sdr-drums"), ("a-label", "sdr-vocals"),
+                                                     ("b-label", "sdr-drums"), ("b-label", "sdr-vocals")]
+    assert list(groups.label) == ["a-label", "b-label"]
+
+
+def test_a_hole_message_names_the_first_ten_missing_values():
+    rows = [("lab", "lab-r1", "sdr-vocals", "vocals", f"T{i:02d}", "SDR", float(i)) for i in range(14)]
+    rows += [("lab", "lab-r2", "sdr-vocals", "vocals", "T00", "SDR", 1.0)]  # r2 lacks T01..T13: 13 holes
+    with pytest.raises(agg.IncompleteResultsError) as err:
+        agg.aggregate(_long_table(rows), n_boot=5)
+    named = ", ".join(f"lab-r2/T{i:02d}" for i in range(1, 11))
+    assert str(err.value) == f"label 'lab', task sdr-vocals: no SDR value for {named}"
+
+
+def test_the_std_of_too_few_or_nan_values_is_nan_without_a_numpy_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # np.std(ddof=1) of one value warns "Degrees of freedom <= 0"
+        assert math.isnan(agg._std([3.0])) and math.isnan(agg._std([])) and math.isnan(agg._std([1.0, np.nan]))
+    assert agg._std([1.0, 2.0, 4.0]) == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
