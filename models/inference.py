@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -239,6 +240,9 @@ def infer_track(
 
     ``min_trim`` defaults to 16 384 for ``"amss"`` and 5 000 for ``"lasaft"``/``"overlap"``.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer (windows per forward pass), got {batch_size!r}")
+    batch_size = int(batch_size)
     track = _as_2d(track)
     n = track.shape[0]
     if min_trim is None:
@@ -246,11 +250,11 @@ def infer_track(
     chunk_fn, stitch_fn = plan(mode, n, hop, num_frame, min_trim, overlap_ratio)
     windows = chunk_fn(track)
     outputs = np.zeros_like(windows)
-    starts = range(0, len(windows), max(1, int(batch_size)))
+    starts = range(0, len(windows), batch_size)
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="windows", unit="batch", total=math.ceil(len(windows) / max(1, int(batch_size))))
+        starts = tqdm(starts, desc="windows", unit="batch", total=math.ceil(len(windows) / batch_size))
     for s in starts:
         batch = windows[s : s + batch_size]
         out = np.asarray(process(batch))

@@ -155,6 +155,14 @@ def test_evaluate_exit_2_on_bad_input(ts_dir, tmp_path, capsys):
     assert not list(res.iter_result_paths(tmp_path))
 
 
+def test_evaluate_refuses_a_batch_size_below_one(ts_dir, tmp_path, capsys):
+    # infer_track sliced its windows by the raw batch size: --batch-size 0 scored silence (docs/testing.md)
+    for size in ("0", "-1"):
+        assert cmd.main(_argv(ts_dir, tmp_path, "--system", "identity", "--batch-size", size)) == 2
+        assert f"--batch-size must be >= 1, got {size}" in capsys.readouterr().err
+    assert not list(res.iter_result_paths(tmp_path))
+
+
 def test_top_level_cli_passes_the_status_through(ts_dir, tmp_path, monkeypatch, capsys):
     from benchmark import cli
 

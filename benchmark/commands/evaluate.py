@@ -99,6 +99,8 @@ def _evaluate(args) -> int:
         return fail("--workers must be >= 1")
     if args.threads < 1:
         return fail("--threads must be >= 1")
+    if args.batch_size < 1:
+        return fail(f"--batch-size must be >= 1, got {args.batch_size}")
     try:
         testset = TestSet.open(args.testset, args.root)
         system = _build_system(args)

@@ -90,6 +90,8 @@ def _handler(args) -> int:
     from benchmark.constants import SOURCES
     from benchmark.data.dataset import DatasetError
 
+    if args.batch_size is not None and args.batch_size < 1:
+        return fail(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.stem is not None and "," in args.stem:
         stems = [x.strip() for x in args.stem.split(",") if x.strip()]
         bad = [x for x in stems if x not in SOURCES]

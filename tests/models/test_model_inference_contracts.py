@@ -265,6 +265,25 @@ def test_infer_track_names_a_wrong_model_output_shape():
     assert str(err.value) == "model returned shape (1, 10, 2) for a window batch of shape (1, 130048, 2)"
 
 
+@pytest.mark.parametrize("batch_size", [0, -1, 1.0, 2.5, True, "4", None])
+def test_infer_track_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size):
+    # batch_size=0 used to step by max(1, 0) = 1 but slice windows[s:s+0]: empty batches, a silent output
+    rec = _Recorder()
+    with pytest.raises(ValueError) as err:
+        inference.infer_track(rec, np.ones((3000, 2), np.float32), hop=HOP, num_frame=NUM_FRAME, min_trim=MIN_TRIM,
+                              batch_size=batch_size)
+    assert str(err.value) == (f"batch_size must be a positive integer (windows per forward pass), "
+                              f"got {batch_size!r}")
+    assert rec.batches == []
+
+
+def test_infer_track_takes_a_numpy_integer_batch_size():
+    track = np.random.default_rng(12).standard_normal((3000, 2)).astype(np.float32)
+    rec = _Recorder()
+    out = inference.infer_track(rec, track, hop=HOP, num_frame=NUM_FRAME, min_trim=MIN_TRIM, batch_size=np.int64(3))
+    assert [len(b) for b in rec.batches] == [3, 1] and np.array_equal(out, track)
+
+
 @pytest.mark.parametrize("batch_size, batches", [(1, 4), (3, 2)])
 def test_infer_track_progress_bar(batch_size, batches, capsys):
     # 3000 samples in the small geometry: ⌈3000 / 768⌉ = 4 windows, so ⌈4 / batch_size⌉ batches

@@ -59,6 +59,8 @@ def _params(tmp_path):
     (["--model", "u7-dcse", "--stem", "piano"], "--stem must be one of"),
     (["--model", "u7-dcse", "--set", "lrate=1"], "unknown training key 'lrate'"),
     (["--model", "u7-dcse", "--set", "nonsense"], "KEY=VALUE"),
+    (["--model", "u7-dcse", "--stem", "drums", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--model", "amss-net", "--batch-size", "-2"], "--batch-size must be >= 1, got -2"),
 ])
 def test_errors_exit_2_with_a_message(tiny_root, tmp_path, capsys, argv, message):
     rc = run([*argv, "--root", str(tiny_root), "--out", str(tmp_path / "x"), "--params", str(_params(tmp_path))])
