@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,57 @@ def test_score_counts_kills_and_leaves_out_equivalent_mutants(run, tmp_path, mon
     assert (s["mutants"], s["equivalent"], s["killed"], s["survived"], s["no tests"], s["not checked"]) == \
         (6, 1, 2, 1, 1, 1)
     assert s["score"] == 40.0 and s["survivors"] == ["benchmark.dsp.x_a__mutmut_3"]
+    # over the 4 checked non-equivalent mutants (the estimate of a sampled run): 2 killed
+    assert s["checked"] == 4 and s["checked score"] == 50.0
+    assert s["interval"] == tuple(round(100 * x, 1) for x in run.wilson(2, 4))
 
 
-def test_unknown_modules_and_bad_job_counts_exit_2(run, capsys):
+@pytest.mark.parametrize("k, n", [(0, 10), (3, 7), (95, 100), (150, 150), (1, 2000)])
+def test_wilson_interval_equals_scipys(run, k, n):
+    from scipy.stats import binomtest
+
+    want = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = run.wilson(k, n)
+    assert lo == pytest.approx(want.low, abs=1e-6) and hi == pytest.approx(want.high, abs=1e-6)
+    with pytest.raises(ValueError, match="n >= 1"):
+        run.wilson(0, 0)
+
+
+def test_mutant_names_are_mutmuts_names_of_every_mutant(run, tmp_path, monkeypatch):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("def f(a):\n    return a + 1\n\n\ndef g(b):\n    return b * 2\n")
+    (tmp_path / "pkg" / "notes.txt").write_text("not python")
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    names = run.mutant_names(["pkg/*"])
+    assert names == sorted(names) and len(names) == len(set(names)) >= 4
+    assert {n.rsplit("__mutmut_", 1)[0] for n in names} == {"pkg.m.x_f", "pkg.m.x_g"}
+
+
+def test_sample_is_a_seeded_uniform_subset(run):
+    files = run.MODULES["tasks"][0]
+    every = run.mutant_names(files)
+    a = run.sample(files, 20, seed=0)
+    assert a == run.sample(files, 20, seed=0) and a == sorted(a) and len(set(a)) == 20 and set(a) <= set(every)
+    assert run.sample(files, 20, seed=1) != a
+    assert run.sample(files, 10 ** 6) == every  # more than there are: all of them
+    # uniform: over 2000 seeds each of 50 names is drawn 10/50 of the time (400 ± 18 draws; ±100 is 5.6 sigma)
+    names = [f"m.x_f__mutmut_{i}" for i in range(1, 51)]
+    hits = Counter(m for seed in range(2000) for m in run.draw(names, 10, seed))
+    assert set(hits) == set(names) and all(300 < c < 500 for c in hits.values()), hits
+
+
+def test_unknown_modules_and_bad_options_exit_2(run, capsys):
     assert run.main(["nope"]) == 2
     assert "unknown module(s) ['nope']" in capsys.readouterr().err
-    assert run.main(["--jobs=0", "dsp"]) == 2
-    assert "--jobs must be >= 1, got 0" in capsys.readouterr().err
+    for option, message in [("--jobs=0", "--jobs must be a positive integer, got '0'"),
+                            ("--jobs=two", "--jobs must be a positive integer, got 'two'"),
+                            ("--sample=0", "--sample must be a positive integer, got '0'"),
+                            ("--sample", "--sample must be a positive integer, got ''"),
+                            ("--seed=-1", "--seed must be a non-negative integer, got '-1'")]:
+        assert run.main([option, "dsp"]) == 2, option
+        assert message in capsys.readouterr().err, option
+    assert run.main(["--sample=5", "--rerun-survivors", "dsp"]) == 2
+    assert "--sample and --rerun-survivors do not go together" in capsys.readouterr().err
 
 
 def test_the_child_runs_mutmut_with_the_asked_workers_and_one_openmp_thread(run):

@@ -7,6 +7,7 @@ single worker process (fits a 2-core machine next to other work). Not part of ``
     .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
     .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: only the survivors again
     .venv/bin/python tests/mutation/run.py --show benchmark.dsp.x_pan__mutmut_3   # what a mutant changed
+    .venv/bin/python tests/mutation/run.py --sample=100 evaluate   # a random sample of 100 mutants (seed 0)
 
 mutmut works on a copy of the project in ``mutants/`` (git-ignored) and keeps its verdicts there, so a second run
 only tests new mutants; ``rm -rf mutants`` starts over. Per module this script narrows mutmut's configuration
@@ -19,6 +20,8 @@ module's score: killed / (all − equivalent), where the equivalent mutants are 
 from __future__ import annotations
 
 import json
+import math
+import random
 import shutil
 import subprocess
 import sys
@@ -86,17 +89,60 @@ def verdicts(files: list[str]) -> dict[str, str]:
     return out
 
 
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (95 % for the default z) of a proportion k/n: the interval of a score estimated from a
+    random sample of n checked mutants, k of them killed."""
+    if n <= 0:
+        raise ValueError(f"wilson interval needs n >= 1 checked mutants, got {n}")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def score(module: str) -> dict:
+    """The module's score over every mutant (not checked ones count as not killed), and over the checked ones only
+    with its 95 % Wilson interval (the estimate of a ``--sample`` run: its mutants are a uniform random sample)."""
     files, _ = MODULES[module]
     v = verdicts(files)
     eq = {n for n in equivalent() if n in v}
     counts = Counter(s for n, s in v.items() if n not in eq)
     killed = counts["killed"] + counts["timeout"] + counts["segfault"] + counts["caught by type check"]
     total = sum(counts.values())
+    checked = total - counts["not checked"]
+    interval = wilson(killed, checked) if checked else None
     return {"module": module, "mutants": len(v), "equivalent": len(eq), "killed": killed,
             "survived": counts["survived"], "no tests": counts["no tests"], "not checked": counts["not checked"],
             "score": round(100 * killed / total, 1) if total else None,
+            "checked": checked, "checked score": round(100 * killed / checked, 1) if checked else None,
+            "interval": tuple(round(100 * x, 1) for x in interval) if interval else None,
             "survivors": sorted(n for n, s in v.items() if s == "survived" and n not in eq)}
+
+
+def mutant_names(files: list[str]) -> list[str]:
+    """Every mutant mutmut makes of ``files`` (its full names, e.g. ``benchmark.dsp.x_pan__mutmut_3``), generated from
+    the source as mutmut generates them, sorted."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+
+    names = []
+    for pattern in files:
+        for path in sorted(ROOT.glob(pattern)):
+            if path.suffix != ".py":
+                continue
+            rel = path.relative_to(ROOT).with_suffix("")
+            module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+            names += [f"{module}.{n}" for n in mutate_file_contents(str(rel), path.read_text()).mutant_names]
+    return sorted(names)
+
+
+def sample(files: list[str], n: int, seed: int = 0) -> list[str]:
+    """A uniform random sample of ``n`` of the mutants of ``files`` (all of them when there are fewer), the same for
+    the same source, ``n`` and ``seed``; a larger ``n`` with the same seed does not contain the smaller sample."""
+    return draw(mutant_names(files), n, seed)
+
+
+def draw(names: list[str], n: int, seed: int) -> list[str]:
+    return sorted(random.Random(seed).sample(sorted(names), min(n, len(names))))
 
 
 def _forget_plain_copies(files: list[str]) -> None:
@@ -191,13 +237,23 @@ def main(argv: list[str]) -> int:
         return 0
     only_scores = "--scores" in argv
     rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
-    jobs = 1
+    jobs, n_sample, seed = 1, 0, 0
     for a in argv:
-        if a.startswith("--jobs="):
-            jobs = int(a.split("=", 1)[1])
-            if jobs < 1:
-                print(f"--jobs must be >= 1, got {jobs}", file=sys.stderr)
+        key, _, value = a.partition("=")
+        if key in ("--jobs", "--sample", "--seed"):
+            try:
+                number = int(value)
+            except ValueError:
+                number = -1
+            if number < (0 if key == "--seed" else 1):
+                print(f"{key} must be {'a non-negative' if key == '--seed' else 'a positive'} integer, got {value!r}",
+                      file=sys.stderr)
                 return 2
+            jobs, n_sample, seed = (number if key == k else old for k, old in
+                                    (("--jobs", jobs), ("--sample", n_sample), ("--seed", seed)))
+    if rerun and n_sample:
+        print("--sample and --rerun-survivors do not go together", file=sys.stderr)
+        return 2
     names = [a for a in argv if not a.startswith("--")] or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -209,22 +265,28 @@ def main(argv: list[str]) -> int:
         if not only_scores:
             print(f"=== mutmut: {name} ({', '.join(files)}) judged by {', '.join(tests)}", flush=True)
             _forget_plain_copies(files)
-            again = score(name)["survivors"] if rerun else []
-            if rerun and not again:
-                continue
-            _use_own_stats(name, tests)
-            child = CHILD.format(only=files, tests=tests, names=again, jobs=jobs)
-            rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
-            _keep_own_stats(name)
-            status = status or rc
+            todo = score(name)["survivors"] if rerun else []  # [] = every mutant of the module
+            if n_sample:  # the sample's mutants without a verdict yet (a stopped sampled run goes on where it was)
+                done = {m for m, st in verdicts(files).items() if st != "not checked"}
+                todo = [m for m in sample(files, n_sample, seed) if m not in done]
+                print(f"    sample of {n_sample} mutants (seed {seed}): {len(todo)} without a verdict", flush=True)
+            if todo or not (rerun or n_sample):
+                _use_own_stats(name, tests)
+                child = CHILD.format(only=files, tests=tests, names=todo, jobs=jobs)
+                rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
+                _keep_own_stats(name)
+                status = status or rc
         s = score(name)
         print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
               f"({s['equivalent']} equivalent): score {s['score']} %; survived {s['survived']}, no tests "
               f"{s['no tests']}, not checked {s['not checked']}", flush=True)
+        if s["not checked"] and s["checked"]:
+            lo, hi = s["interval"]
+            print(f"    over the {s['checked']} checked mutants: {s['checked score']} % (95 % Wilson interval "
+                  f"{lo}–{hi} %; an estimate of the module's score when they are a random sample, --sample)")
         for n in s["survivors"]:
             print(f"    survived: {n}")
     return status
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
