@@ -235,11 +235,23 @@ def test_parent_process_computes_beside_its_workers(testset, tmp_path, monkeypat
         local.append(unit)
         return real(system, ts, unit, opts, out)
 
+    import concurrent.futures as cf
+
+    contexts = []
+    real_pool = cf.ProcessPoolExecutor
+
+    def pool(*a, **kw):
+        contexts.append((kw["mp_context"].get_start_method(), kw["max_workers"]))
+        return real_pool(*a, **kw)
+
     one = ev.evaluate(IdentitySystem(), testset, tmp_path / "one", tasks=SMALL, backend="sdr-only", progress=False)
     monkeypatch.setattr(ev, "run_unit_timed", spy)
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", pool)
     two = ev.evaluate(IdentitySystem(), testset, tmp_path / "two", tasks=SMALL, backend="sdr-only", workers=2,
                       progress=False)
     n_units = len(one.timings)
+    # spawned, not forked: a forked worker would inherit this process's torch/OpenMP state (docs/evaluation.md)
+    assert contexts == [("spawn", 1)]
     assert two.workers == 2 and len(two.timings) == n_units == 8
     assert 1 <= len(local) < n_units  # both the parent and the worker took units
     assert sorted(map(str, two.computed)) == sorted(str(p).replace("/one/", "/two/") for p in one.computed)
@@ -411,3 +423,16 @@ def test_task_selection_planning_and_worker_defaults(testset, monkeypatch):
     monkeypatch.setattr(ev, "available_memory", lambda: 100 << 20)
     assert ev.default_workers(testset, units, "museval") == 1
     assert 6e9 < ev.unit_memory(240 * SR, "museval") < 9e9  # protocol §5.4: 7.2 GB at 240 s
+
+
+def test_run_unit_writes_what_run_unit_timed_writes(testset, tmp_path):
+    tasks = ev.select_tasks(SMALL)
+    opts = ev.Options(backend="sdr-only", scoring=ev.resolve_scoring(IdentitySystem(), "pair"),
+                      sdr_input=ev.resolve_sdr_input(IdentitySystem(), "auto"))
+    for unit in ev.plan(testset, tasks)[:2]:  # the SDR unit and an RMSE-MFCC unit of the first track
+        paths = ev.run_unit(IdentitySystem(), testset, unit, opts, tmp_path / "a")
+        timed, timing = ev.run_unit_timed(IdentitySystem(), testset, unit, opts, tmp_path / "b")
+        assert [p.relative_to(tmp_path / "a") for p in paths] == [p.relative_to(tmp_path / "b") for p in timed]
+        assert len(paths) == len(unit.task_ids) and timing["track"] == unit.track
+        for p, q in zip(paths, timed):
+            assert p.read_bytes() == q.read_bytes(), p

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,7 @@ def test_unknown_modules_and_bad_options_exit_2(run, capsys):
 
 
 def test_the_child_runs_mutmut_with_the_asked_workers_and_one_openmp_thread(run):
-    child = run.CHILD.format(only=["benchmark/dsp.py"], tests=["tests/test_dsp.py"], names=[], jobs=2)
+    child = run.CHILD.format(only=["benchmark/dsp.py"], tests=["tests/test_dsp.py"], names=[], jobs=2, extra={})
     assert '"--max-children", "2"' in child and "cfg.only_mutate = ['benchmark/dsp.py']" in child
     env = run._child_env()
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
@@ -132,3 +133,36 @@ def test_fresh_imports_empties_project_caches_only(monkeypatch):
     fresh._clear_project_caches()
     assert results.schema.cache_info().currsize == 0
     assert third_party.cache_info().currsize == 1
+
+
+def test_child_process_tests_exist_and_are_added_to_mutmuts_stats(run, monkeypatch):
+    import mutmut.__main__ as mm
+    from mutmut.state import MutmutState
+
+    for function, ids in run.CHILD_PROCESS_TESTS.items():
+        module, _, name = function.rpartition(".")
+        source = (ROOT / Path(*module.split("."))).with_suffix(".py").read_text()
+        assert f"def {name[2:]}(" in source, function  # x_<name>: a function of that module
+        for test_id in ids:
+            path, _, test = test_id.partition("::")
+            assert f"def {test}(" in (ROOT / path).read_text(), test_id
+    files, tests = run.MODULES["evaluate"]
+    extra = run.child_tests(files, tests)
+    assert extra == run.CHILD_PROCESS_TESTS
+    assert run.child_tests(files, ["tests/test_evaluate_integration.py"]) == {}  # tests outside the selection
+    assert run.child_tests(run.MODULES["dsp"][0], run.MODULES["dsp"][1]) == {}
+    # the child's patch: after mutmut's own stats, the child-process tests are associated with their functions
+    child = run.CHILD.format(only=files, tests=tests, names=[], jobs=1, extra=extra)
+    code = child[:child.index("from mutmut.__main__ import cli")]
+    state = MutmutState()
+    monkeypatch.setattr(mm, "state", lambda: state)
+    monkeypatch.setattr(mm, "collect_or_load_stats", lambda runner, **kw: state.tests_by_mangled_function_name[
+        "benchmark.evaluate.x_plan"].add("tests/test_evaluate.py::test_x"))
+    monkeypatch.setattr("mutmut.configuration._load_config", lambda: SimpleNamespace())
+    import mutmut.configuration as mc
+    monkeypatch.setattr(mc, "_config", getattr(mc, "_config", None), raising=False)  # restored after the exec
+    exec(code, {})
+    mm.collect_or_load_stats(None)
+    assert state.tests_by_mangled_function_name["benchmark.evaluate.x_plan"] == {"tests/test_evaluate.py::test_x"}
+    for function, ids in extra.items():
+        assert state.tests_by_mangled_function_name[function] == set(ids)

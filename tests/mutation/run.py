@@ -48,7 +48,20 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "metrics": (["benchmark/metrics/*"], ["tests/metrics/test_bss_api.py", "tests/metrics/test_rmse_mfcc.py",
                                           "tests/metrics/test_silence_measure.py", "tests/metrics/test_pocketfft.py",
                                           "tests/metrics/test_bss_museval_agreement.py"]),
-    "evaluate": (["benchmark/evaluate.py"], ["tests/test_evaluate.py", "tests/test_evaluate_integration.py"]),
+    "evaluate": (["benchmark/evaluate.py"], ["tests/test_evaluate_resources.py", "tests/test_evaluate.py",
+                                            "tests/test_evaluate_integration.py"]),
+}
+
+#: functions that run only in processes a test starts (spawned evaluation workers, `amss-bench evaluate` ranks started
+#: with subprocess): mutmut records which tests reach a function in the test process only, so it would count their
+#: mutants "no tests" although these tests run them (the mutant is active in the children too: they inherit
+#: MUTANT_UNDER_TEST and import the mutated copy). mangled function name → the tests that run it.
+CHILD_PROCESS_TESTS: dict[str, list[str]] = {
+    "benchmark.evaluate.x__worker_init": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
+                                          "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers"],
+    "benchmark.evaluate.x__worker_run": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
+                                         "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers"],
+    "benchmark.evaluate.x__wait_for_all": ["tests/test_evaluate.py::test_rank_sharding_with_two_processes"],
 }
 
 CHILD = """
@@ -58,10 +71,28 @@ cfg = mc._load_config()
 cfg.only_mutate = {only!r}
 cfg.pytest_add_cli_args_test_selection = {tests!r}
 mc._config = cfg
+import mutmut.__main__ as mm
+_collect = mm.collect_or_load_stats
+def collect_or_load_stats(runner, **kw):  # add the tests that reach a function in a child process only
+    _collect(runner, **kw)
+    for function, tests in {extra!r}.items():
+        mm.state().tests_by_mangled_function_name[function].update(tests)
+mm.collect_or_load_stats = collect_or_load_stats
 from mutmut.__main__ import cli
 sys.argv = ["mutmut", "run", "--max-children", "{jobs}", *{names!r}]
 cli()
 """
+
+
+def child_tests(files: list[str], tests: list[str]) -> dict[str, list[str]]:
+    """The entries of CHILD_PROCESS_TESTS for functions of ``files`` whose tests are in the selection ``tests``."""
+    modules = {Path(f).with_suffix("").as_posix().replace("/", ".") for f in files}
+    out = {}
+    for function, ids in CHILD_PROCESS_TESTS.items():
+        chosen = [i for i in ids if i.split("::")[0] in tests]
+        if function.rsplit(".", 1)[0] in modules and chosen:
+            out[function] = chosen
+    return out
 
 
 def equivalent() -> dict[str, str]:
@@ -272,7 +303,7 @@ def main(argv: list[str]) -> int:
                 print(f"    sample of {n_sample} mutants (seed {seed}): {len(todo)} without a verdict", flush=True)
             if todo or not (rerun or n_sample):
                 _use_own_stats(name, tests)
-                child = CHILD.format(only=files, tests=tests, names=todo, jobs=jobs)
+                child = CHILD.format(only=files, tests=tests, names=todo, jobs=jobs, extra=child_tests(files, tests))
                 rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
                 _keep_own_stats(name)
                 status = status or rc
