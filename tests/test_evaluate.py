@@ -193,6 +193,15 @@ def test_interrupted_run_resumes_to_exactly_the_uninterrupted_results(identity_o
     # the wall times: those of the crashed run's 2 units and of the 6 computed now
     timing = json.loads((tmp_path / "identity" / "timing.json").read_text())
     assert len(timing["units"]) == 8 and timing["computed"] == 6 and timing["skipped"] == 2
+    assert {k: timing[k] for k in ("format", "system", "rank", "world_size", "workers", "threads", "device",
+                                   "backend")} == {"format": "amss-bench-eval-timing/1", "system": "identity",
+                                                   "rank": 0, "world_size": 1, "workers": 1, "threads": 1,
+                                                   "device": "cpu", "backend": "sdr-only"}
+    assert set(timing) == {"format", "system", "rank", "world_size", "workers", "threads", "git_commit", "device",
+                           "backend", "computed", "skipped", "elapsed_s", "units"}
+    assert isinstance(timing["elapsed_s"], float) and timing["elapsed_s"] >= 0
+    units = ev.plan(testset, ev.select_tasks(SMALL))
+    assert [(tuple(u["tasks"]), u["track"]) for u in timing["units"]] == [(u.task_ids, u.track) for u in units]
 
     # complete: a rerun does nothing
     again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks=SMALL, backend="sdr-only", progress=False)

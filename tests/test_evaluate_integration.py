@@ -385,8 +385,9 @@ def test_resume_recomputes_a_corrupt_result_file(testset, tmp_path, what):
                                                                for p, b in want.items()}
 
 
-def test_resume_recomputes_a_result_of_other_provenance(testset, tmp_path):
+def test_resume_recomputes_a_result_of_other_provenance(testset, tmp_path, caplog):
     _reference_run(testset, tmp_path)
+    caplog.set_level("INFO", logger="amss_bench.evaluate")
     victim = res.result_path(tmp_path, "identity", "pan-left-vocals", testset.tracks()[0])
     doc = json.loads(victim.read_text())
     doc["scores"]["mfcc_rmse"] = 123.0  # numbers are not provenance: a tampered value is kept ...
@@ -396,6 +397,8 @@ def test_resume_recomputes_a_result_of_other_provenance(testset, tmp_path):
                          backend="sdr-only", progress=False)
     assert report.computed == [victim] and report.skipped == 3
     assert res.read_result(victim)["scores"]["mfcc_rmse"] != 123.0
+    assert caplog.messages == [f"{victim}: provenance differs (target_sha256); recomputing",
+                               "identity: 3 of 4 unit(s) already done (matching provenance), skipped"]
 
 
 # ------------------------------------------------------------------------------------------------ other commands

@@ -145,3 +145,37 @@ def test_pair_scores_is_a_two_source_call_against_target_and_accompaniment(monke
     (refs, ests, kw) = calls[-1]
     assert kw == {"backend": "museval", "device": "cuda:1", "win": 44100, "hop": 44100}
     assert list(refs) == ["drums", "accompaniment"] and ests["drums"].shape == (100, 2)  # cut to the track
+
+
+# ------------------------------------------------------------------------------------------------ threads per unit
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_unit_runs_with_the_asked_thread_count_and_restores_it(monkeypatch, threads):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    def unit_body(system, testset, unit, opts, out):
+        seen.append((torch.get_num_threads(), {p["num_threads"] for p in threadpool_info()}))
+        return ["a.json"], {"track": unit.track}
+
+    monkeypatch.setattr(ev, "_run_unit", unit_body)
+    before = torch.get_num_threads()
+    opts = ev.Options(threads=threads)
+    unit = ev.Unit("mfcc", ("pan-left-vocals",), "A - B", 0)
+    assert ev.run_unit_timed(None, None, unit, opts, "out") == (["a.json"], {"track": "A - B"})
+    assert ev.run_unit(None, None, unit, opts, "out") == ["a.json"]
+    assert seen == [(threads, {threads})] * 2 and torch.get_num_threads() == before
+
+
+def test_a_failing_unit_names_system_tasks_and_track(monkeypatch):
+    def unit_body(system, testset, unit, opts, out):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(ev, "_run_unit", unit_body)
+    unit = ev.Unit("sdr", ("sdr-vocals", "sdr-drums"), "A - B", 0)
+    with pytest.raises(ev.EvaluationError) as err:
+        ev.run_unit_timed(SimpleNamespace(name="sys"), None, unit, ev.Options(), "out")
+    assert str(err.value) == "system 'sys', task(s) sdr-vocals, sdr-drums, track 'A - B': KeyError: 'boom'"
+    assert isinstance(err.value.__cause__, KeyError)
