@@ -167,8 +167,8 @@ def mutant_names(files: list[str]) -> list[str]:
 
 
 def sample(files: list[str], n: int, seed: int = 0) -> list[str]:
-    """A uniform random sample of ``n`` of the mutants of ``files`` (all of them when there are fewer), the same for
-    the same source, ``n`` and ``seed``; a larger ``n`` with the same seed does not contain the smaller sample."""
+    """A uniform random sample of ``n`` of the mutants of ``files`` (all of them when there are fewer), sorted; the
+    same for the same source, ``n`` and ``seed``."""
     return draw(mutant_names(files), n, seed)
 
 
