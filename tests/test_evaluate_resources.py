@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from benchmark import evaluate as ev
+from benchmark import results as res
 from benchmark.constants import SR
 
 MB = 10 ** 6
@@ -179,3 +180,37 @@ def test_a_failing_unit_names_system_tasks_and_track(monkeypatch):
         ev.run_unit_timed(SimpleNamespace(name="sys"), None, unit, ev.Options(), "out")
     assert str(err.value) == "system 'sys', task(s) sdr-vocals, sdr-drums, track 'A - B': KeyError: 'boom'"
     assert isinstance(err.value.__cause__, KeyError)
+
+
+# ------------------------------------------------------------------------------------------------ rank 0 waits
+
+def _fake_testset(tracks, task_ids):
+    return SimpleNamespace(path="ts/manifest.json", tracks=lambda: list(tracks),
+                           entries=[SimpleNamespace(task_id=t, track=tr) for t in task_ids for tr in tracks])
+
+
+def test_rank_0_names_the_missing_units_of_every_rank_in_rank_order(tmp_path):
+    tracks = [f"T{i}" for i in range(5)]
+    tasks = ev.select_tasks("pan-left-vocals")
+    ts = _fake_testset(tracks, ["pan-left-vocals"])
+    system = SimpleNamespace(name="sys")
+    done = res.result_path(tmp_path, "sys", "pan-left-vocals", "T0")  # rank 0's first track only
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    with pytest.raises(ev.EvaluationError) as err:
+        ev._wait_for_all(system, ts, tasks, tmp_path, ev.Options(), 2, 0.0, 0.0)
+    # world 2: rank 0 has T0, T2, T4 and rank 1 T1, T3; the missing ones in that order
+    assert str(err.value) == ("rank 0 waited 0 s for the other ranks; still missing 4 unit(s): "
+                              "pan-left-vocals on 'T2', pan-left-vocals on 'T4', pan-left-vocals on 'T1', "
+                              "pan-left-vocals on 'T3'")
+
+
+def test_rank_0_lists_at_most_ten_missing_units(tmp_path):
+    tracks = [f"T{i:02d}" for i in range(12)]
+    ts = _fake_testset(tracks, ["pan-left-vocals"])
+    with pytest.raises(ev.EvaluationError) as err:
+        ev._wait_for_all(SimpleNamespace(name="s"), ts, ev.select_tasks("pan-left-vocals"), tmp_path, ev.Options(),
+                         1, 0.0, 0.0)
+    message = str(err.value)
+    assert message.startswith("rank 0 waited 0 s for the other ranks; still missing 12 unit(s): ")
+    assert message.count("pan-left-vocals on") == 10 and message.endswith("pan-left-vocals on 'T09'")
