@@ -166,3 +166,27 @@ def test_child_process_tests_exist_and_are_added_to_mutmuts_stats(run, monkeypat
     assert state.tests_by_mangled_function_name["benchmark.evaluate.x_plan"] == {"tests/test_evaluate.py::test_x"}
     for function, ids in extra.items():
         assert state.tests_by_mangled_function_name[function] == set(ids)
+
+
+def test_fresh_imports_gives_the_process_its_own_tqdm_lock():
+    import tqdm
+    import tqdm.auto
+
+    fresh = _load("fresh_imports")
+    tqdm.tqdm.get_lock()
+    old_semaphore = tqdm.std.TqdmDefaultWriteLock.mp_lock
+    assert old_semaphore is not None
+    fresh._own_tqdm_lock()
+    assert "_lock" not in tqdm.tqdm.__dict__ and "_lock" not in tqdm.auto.tqdm.__dict__
+    lock = tqdm.tqdm.get_lock()
+    assert tqdm.std.TqdmDefaultWriteLock.mp_lock is not old_semaphore and lock.locks[0] is not old_semaphore
+    # the old semaphore left taken by a process that died holding it (a mutant stopped while drawing a bar): it
+    # blocks, the new lock does not
+    import multiprocessing as mp
+
+    child = mp.get_context("fork").Process(target=old_semaphore.acquire)
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0 and not old_semaphore.acquire(timeout=0.2)
+    with tqdm.tqdm(range(3), file=__import__("io").StringIO()) as bar:
+        assert list(bar) == [0, 1, 2]

@@ -23,9 +23,28 @@ def _is_project(name: str, module) -> bool:
     return bool(path) and Path(path).resolve().is_relative_to(Path.cwd().resolve() / "tests")
 
 
+def _own_tqdm_lock() -> None:
+    """tqdm's write lock holds a multiprocessing semaphore that is created once and shared by every process forked
+    after it. A mutant's process stopped at its time limit while drawing a bar leaves that semaphore taken, and every
+    later mutant process that draws a bar then waits on it forever, without using CPU (mutmut's limit is CPU time):
+    the progress-bar mutants of ``infer_track`` were all "killed by time-out" that way. Give each process its own."""
+    std = sys.modules.get("tqdm.std")
+    if std is None:
+        return
+    if "mp_lock" in std.TqdmDefaultWriteLock.__dict__:
+        delattr(std.TqdmDefaultWriteLock, "mp_lock")  # create_mp_lock() makes a new one
+    todo = [std.tqdm]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if "_lock" in cls.__dict__:
+            delattr(cls, "_lock")  # get_lock() makes a new TqdmDefaultWriteLock, with a new semaphore
+
+
 def pytest_configure(config) -> None:
     for name in [n for n, m in list(sys.modules.items()) if _is_project(n, m)]:
         del sys.modules[name]
+    _own_tqdm_lock()
 
 
 # mutmut attributes the functions a test reaches to that test; what runs while the test modules are imported (the
