@@ -445,3 +445,118 @@ def test_run_unit_writes_what_run_unit_timed_writes(testset, tmp_path):
         assert len(paths) == len(unit.task_ids) and timing["track"] == unit.track
         for p, q in zip(paths, timed):
             assert p.read_bytes() == q.read_bytes(), p
+
+
+# ------------------------------------------------------------------------------------------------ runner details
+
+class _Short(IdentitySystem):
+    """The mixture, ``cut`` samples short."""
+
+    def __init__(self, cut, **kw):
+        super().__init__(name="short", **kw)
+        self.cut = cut
+
+    def estimate(self, task, pair, *, track=None):
+        return super().estimate(task, pair, track=track)[: -self.cut]
+
+
+def test_a_short_sdr_estimate_is_padded_and_a_short_mfcc_estimate_refused(testset, tmp_path):
+    track = testset.tracks()[0]
+    sdr_unit = ev.Unit("sdr", ("sdr-vocals",), track, 0)
+    opts = ev.Options(backend="sdr-only", scoring="joint")
+    (path,) = ev.run_unit(_Short(100), testset, sdr_unit, opts, tmp_path)  # BSS-Eval pads, as museval does
+    assert res.read_result(path)["kind"] == "sdr"
+    with pytest.raises(ev.EvaluationError) as err:
+        ev.run_unit(_Short(100), testset, ev.Unit("mfcc", ("pan-left-vocals",), track, 0), opts, tmp_path)
+    n = testset.load_pair("pan-left-vocals", track).target.shape[0]
+    assert str(err.value) == (f"system 'short', task(s) pan-left-vocals, track {track!r}: ValueError: estimate has "
+                              f"{n - 100} samples, the test pair {n}")
+
+
+def _fake_units(monkeypatch):
+    """run_unit_timed replaced by a recorder that writes nothing (the runner's bookkeeping is under test)."""
+    ran = []
+
+    def fake(system, ts, unit, opts, out):
+        ran.append((unit, opts))
+        return [], {"tasks": list(unit.task_ids), "track": unit.track, "seconds": 0.0}
+
+    monkeypatch.setattr(ev, "run_unit_timed", fake)
+    return ran
+
+
+def test_worker_default_one_on_cuda_else_memory_aware_with_the_system_kind(testset, tmp_path, monkeypatch):
+    ran = _fake_units(monkeypatch)
+    asked = []
+    monkeypatch.setattr(ev, "default_workers", lambda *a: asked.append(a) or 1)
+    monkeypatch.setattr(ev, "_run_pool", lambda *a: pytest.fail("no pool for one worker"))
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path / "cpu", tasks=SMALL, backend="sdr-only", workers=None,
+                         progress=False, summary=False)
+    (ts, todo, backend, kind), = asked
+    assert ts is testset and backend == "sdr-only" and kind == "baseline" and todo == ev.plan(testset,
+                                                                                               ev.select_tasks(SMALL))
+    assert report.workers == 1 and len(ran) == 8
+    asked.clear()
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path / "cuda", tasks=SMALL, backend="sdr-only", workers=None,
+                         device="cuda", progress=False, summary=False)
+    assert asked == [] and report.workers == 1  # one process per GPU
+    assert {str(o.device) for _, o in ran[8:]} == {"cuda"}
+
+
+def test_a_timing_file_that_cannot_be_written_is_a_warning(testset, tmp_path, monkeypatch, caplog):
+    _fake_units(monkeypatch)
+
+    def no_disk(*a):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ev, "_write_timing", no_disk)
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="pan-left-vocals", backend="sdr-only",
+                         progress=False, summary=False)
+    assert report.timing is None and len(report.timings) == 2
+    assert ("amss_bench.evaluate", 30, "identity: could not write the wall times (disk full)") in caplog.record_tuples
+
+
+def test_rank_0_of_several_waits_with_its_own_options(testset, tmp_path, monkeypatch):
+    _fake_units(monkeypatch)
+    waited = []
+    monkeypatch.setattr(ev, "_wait_for_all", lambda *a: waited.append(a))
+    from benchmark import aggregate
+
+    monkeypatch.setattr(aggregate, "write_summary", lambda folder, ts: folder / "summary.json")
+    report = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="pan-left-vocals", backend="sdr-only",
+                         progress=False, rank=0, world_size=2, wait_timeout=5.0, poll_interval=0.5)
+    (system, ts, selected, out, opts, world, timeout, poll), = waited
+    assert ts is testset and out == tmp_path and world == 2 and (timeout, poll) == (5.0, 0.5)
+    assert [t.id for t in selected] == ["pan-left-vocals"]
+    assert isinstance(opts, ev.Options) and (opts.rank, opts.world_size, opts.backend) == (0, 2, "sdr-only")
+    assert report.summary == tmp_path / "identity" / "summary.json"
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_progress_bar_is_drawn_when_asked(testset, tmp_path, monkeypatch, capsys, progress):
+    _fake_units(monkeypatch)
+    ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="pan-left-vocals", backend="sdr-only", progress=progress,
+                summary=False)
+    err = capsys.readouterr().err
+    assert ("evaluate identity: 100%" in err and "2/2" in err and "result/s]" in err) == progress, err
+
+
+def test_stale_temporary_files_are_removed_even_when_one_vanishes(testset, tmp_path, monkeypatch, caplog):
+    caplog.set_level("INFO", logger="amss_bench.evaluate")
+    unit = ev.plan(testset, ev.select_tasks("pan-left-vocals"))[0]
+    (final,) = ev.unit_paths(tmp_path, IdentitySystem(), unit)
+    final.parent.mkdir(parents=True)
+    gone, stale = final.parent / f".{final.name}.gone", final.parent / f".{final.name}.abc123"
+    gone.write_text("x")
+    stale.write_text("x")
+    real_unlink = Path.unlink
+
+    def unlink(self, *a, **kw):
+        if self == gone:  # another process removed it between the listing and the unlink
+            real_unlink(self)
+        return real_unlink(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    ev._clean_stale_temps(tmp_path, IdentitySystem(), [unit])
+    assert not stale.exists() and not gone.exists()
+    assert caplog.messages == [f"removed stale temporary file {stale}"]

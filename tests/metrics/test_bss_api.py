@@ -312,3 +312,21 @@ def test_fast_backend_computes_without_the_numpy_hugepage_hint(monkeypatch):
         _set_madvise_hugepage(old)
     assert seen and not any(seen)
     assert after is True
+
+
+def test_regularised_solve_is_a_cholesky_solve_of_the_shifted_gram_matrix():
+    """(G + 1e-12·trace(G)·I) x = b through Cholesky, per system of a batch, bit for bit (the near-singular path)."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    m = torch.from_numpy(rng.standard_normal((3, 6, 4)))
+    a = m.transpose(-1, -2) @ m  # 3 PSD 4x4 Gram matrices
+    a[1, :, 3] = a[1, :, 2]
+    a[1, 3, :] = a[1, 2, :]  # the second one singular: two identical references
+    rhs = torch.from_numpy(rng.standard_normal((3, 4, 2)))
+    got = bss._solve_regularised(a, rhs, torch)
+    for k in range(3):
+        shifted = a[k] + 1e-12 * torch.trace(a[k]) * torch.eye(4, dtype=a.dtype)
+        want = torch.cholesky_solve(rhs[k], torch.linalg.cholesky(shifted))
+        assert torch.equal(got[k], want), k
+    assert torch.equal(a[1, :, 3], a[1, :, 2])  # the input is not modified

@@ -125,3 +125,29 @@ def test_input_errors(pair):
         bad = est.copy()
         bad[0, 0] = np.inf
         rmse_mfcc(ref, bad)
+
+
+@pytest.mark.parametrize("which", ["reference", "estimate"])
+def test_input_errors_name_the_argument(pair, which):
+    ref, est = pair
+
+    def call(**bad):
+        args = {"reference": ref, "estimate": est, **bad}
+        with pytest.raises(ValueError) as err:
+            rmse_mfcc(args["reference"], args["estimate"])
+        return str(err.value)
+
+    assert call(**{which: np.zeros((0, 2), np.float32)}) == f"rmse_mfcc: {which} is empty"
+    assert call(**{which: ref[:, :1]}) == f"rmse_mfcc: {which} must be an (N, 2) stereo array, got shape " \
+        f"({len(ref)}, 1)"
+    assert call(**{which: np.zeros((10, 2, 1))}) == f"rmse_mfcc: {which} must be an (N, 2) stereo array, got " \
+        f"shape (10, 2, 1)"
+    assert call(**{which: np.zeros(ref.shape, np.int16)}) == f"rmse_mfcc: {which} must hold floating-point " \
+        f"samples, got dtype int16"
+    nan = np.array(ref, np.float64)
+    nan[5, 1] = np.nan
+    assert call(**{which: nan}) == f"rmse_mfcc: {which} contains NaN or inf samples"
+    other = est[:-3] if which == "estimate" else ref[:-3]
+    assert call(**{which: other}) == ("rmse_mfcc: estimate has shape " + (
+        f"({len(est) - 3}, 2), expected {ref.shape}" if which == "estimate" else f"{est.shape}, expected "
+        f"({len(ref) - 3}, 2)") + " (same length as the reference; the protocol compares equal-length signals)")

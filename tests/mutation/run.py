@@ -5,7 +5,7 @@ single worker process (fits a 2-core machine next to other work). Not part of ``
     .venv/bin/python tests/mutation/run.py dsp aggregate    # some of them
     .venv/bin/python tests/mutation/run.py --jobs=2 results # two worker processes (an otherwise idle 2-core machine)
     .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
-    .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: only the survivors again
+    .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: survivors and untested again
     .venv/bin/python tests/mutation/run.py --show benchmark.dsp.x_pan__mutmut_3   # what a mutant changed
     .venv/bin/python tests/mutation/run.py --sample=100 evaluate   # a random sample of 100 mutants (seed 0)
 
@@ -62,6 +62,9 @@ CHILD_PROCESS_TESTS: dict[str, list[str]] = {
     "benchmark.evaluate.x__worker_run": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
                                          "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers"],
     "benchmark.evaluate.x__wait_for_all": ["tests/test_evaluate.py::test_rank_sharding_with_two_processes"],
+    # in the test process scipy.fft is imported already, so binding() never loads the extension directly
+    "benchmark.metrics._pocketfft.x__load_direct": [
+        "tests/metrics/test_pocketfft.py::test_direct_load_skips_scipy_fft_and_is_reused_by_it"],
 }
 
 CHILD = """
@@ -86,7 +89,8 @@ cli()
 
 def child_tests(files: list[str], tests: list[str]) -> dict[str, list[str]]:
     """The entries of CHILD_PROCESS_TESTS for functions of ``files`` whose tests are in the selection ``tests``."""
-    modules = {Path(f).with_suffix("").as_posix().replace("/", ".") for f in files}
+    modules = {path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+               for pattern in files for path in ROOT.glob(pattern) if path.suffix == ".py"}
     out = {}
     for function, ids in CHILD_PROCESS_TESTS.items():
         chosen = [i for i in ids if i.split("::")[0] in tests]
@@ -147,7 +151,8 @@ def score(module: str) -> dict:
             "score": round(100 * killed / total, 1) if total else None,
             "checked": checked, "checked score": round(100 * killed / checked, 1) if checked else None,
             "interval": tuple(round(100 * x, 1) for x in interval) if interval else None,
-            "survivors": sorted(n for n, s in v.items() if s == "survived" and n not in eq)}
+            "survivors": sorted(n for n, s in v.items() if s == "survived" and n not in eq),
+            "untested": sorted(n for n, s in v.items() if s == "no tests" and n not in eq)}
 
 
 def mutant_names(files: list[str]) -> list[str]:
@@ -296,7 +301,8 @@ def main(argv: list[str]) -> int:
         if not only_scores:
             print(f"=== mutmut: {name} ({', '.join(files)}) judged by {', '.join(tests)}", flush=True)
             _forget_plain_copies(files)
-            todo = score(name)["survivors"] if rerun else []  # [] = every mutant of the module
+            # --rerun-survivors: the survivors and the "no tests" mutants (new tests may reach them); [] = all
+            todo = score(name)["survivors"] + score(name)["untested"] if rerun else []
             if n_sample:  # the sample's mutants without a verdict yet (a stopped sampled run goes on where it was)
                 done = {m for m, st in verdicts(files).items() if st != "not checked"}
                 todo = [m for m in sample(files, n_sample, seed) if m not in done]
