@@ -330,3 +330,45 @@ def test_regularised_solve_is_a_cholesky_solve_of_the_shifted_gram_matrix():
         want = torch.cholesky_solve(rhs[k], torch.linalg.cholesky(shifted))
         assert torch.equal(got[k], want), k
     assert torch.equal(a[1, :, 3], a[1, :, 2])  # the input is not modified
+
+
+def test_lapack_cholesky_solves_and_reports_the_pivot_ratio_of_the_live_rows():
+    import torch
+
+    rng = np.random.default_rng(6)
+    m = rng.standard_normal((2, 8, 3))
+    g = np.einsum("bki,bkj->bij", m, m)
+    g[1] *= np.array([1.0, 1e-3, 1.0])[:, None] * np.array([1.0, 1e-3, 1.0])[None, :]  # a weak second reference
+    rhs = rng.standard_normal((2, 3, 2))
+    live = torch.tensor([[True, True, True], [True, True, False]])
+    x, ratio = bss._solve_cholesky_lapack(torch.from_numpy(g), torch.from_numpy(rhs), live, torch)
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(g, rhs), rtol=1e-10)
+    piv = np.diagonal(np.linalg.cholesky(g), axis1=1, axis2=2) ** 2  # squared pivots of L
+    want = min(piv[0].min() / piv[0].max(), piv[1, :2].min() / piv[1, :2].max())  # the dead row left out
+    assert ratio == pytest.approx(want, rel=1e-12) and ratio < 1e-5
+    # one system: no batch dimension in, none out
+    x1, r1 = bss._solve_cholesky_lapack(torch.from_numpy(g[0]), torch.from_numpy(rhs[0]), live[0], torch)
+    assert x1.shape == (3, 2) and r1 == pytest.approx(piv[0].min() / piv[0].max(), rel=1e-12)
+    # not positive definite: no solution, ratio 0
+    bad = g.copy()
+    bad[0, 2, 2] = -1.0
+    assert bss._solve_cholesky_lapack(torch.from_numpy(bad), torch.from_numpy(rhs), live, torch) == (None, 0.0)
+
+
+@pytest.mark.parametrize("as_cuda", [False, True])
+def test_ctx_rfft_pads_to_n_and_reuses_out_only_at_length_n(as_cuda):
+    import torch
+
+    ctx = bss._Ctx("cpu", 1)
+    ctx.cpu = not as_cuda  # the branch used on CUDA, run on the CPU
+    x = torch.from_numpy(np.random.default_rng(7).standard_normal((3, 128)))
+    out = torch.empty((3, 65), dtype=torch.complex128)
+    got = ctx.rfft(x, 128, out=out)
+    assert got.data_ptr() == out.data_ptr()  # written into the given buffer
+    np.testing.assert_allclose(got.numpy(), np.fft.rfft(x.numpy(), axis=-1), rtol=1e-12, atol=1e-12)
+    short = x[:, :100]
+    padded = ctx.rfft(short, 128, out=torch.empty((3, 65), dtype=torch.complex128))
+    assert padded.shape == (3, 65)
+    np.testing.assert_allclose(padded.numpy(), np.fft.rfft(short.numpy(), 128, axis=-1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ctx.rfft(short, 128).numpy(), np.fft.rfft(short.numpy(), 128, axis=-1), rtol=1e-12,
+                               atol=1e-12)
