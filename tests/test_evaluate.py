@@ -443,6 +443,8 @@ def test_run_unit_writes_what_run_unit_timed_writes(testset, tmp_path):
         timed, timing = ev.run_unit_timed(IdentitySystem(), testset, unit, opts, tmp_path / "b")
         assert [p.relative_to(tmp_path / "a") for p in paths] == [p.relative_to(tmp_path / "b") for p in timed]
         assert len(paths) == len(unit.task_ids) and timing["track"] == unit.track
+        seconds = {k: v for k, v in timing.items() if k.endswith("_s")}
+        assert seconds and all(v == round(v, 6) >= 0 for v in seconds.values()), timing  # µs resolution
         for p, q in zip(paths, timed):
             assert p.read_bytes() == q.read_bytes(), p
 

@@ -214,3 +214,30 @@ def test_rank_0_lists_at_most_ten_missing_units(tmp_path):
     message = str(err.value)
     assert message.startswith("rank 0 waited 0 s for the other ranks; still missing 12 unit(s): ")
     assert message.count("pan-left-vocals on") == 10 and message.endswith("pan-left-vocals on 'T09'")
+
+
+# ------------------------------------------------------------------------------------------------ resolution tables
+
+@pytest.mark.parametrize("family, mode, scoring, sdr_input", [
+    ("dedicated", None, "pair", "linear_mixture"),
+    ("conditioned", "lasaft", "joint", "linear_mixture"),
+    ("conditioned", "overlap", "joint", "mixture"),  # LaSAFT HEAD reads the mixture
+    ("amss", "amss", "joint", "mixture"),
+    (None, None, "joint", "mixture"),  # baselines, estimates folders
+])
+def test_scoring_and_sdr_input_by_family_with_the_defaults(family, mode, scoring, sdr_input):
+    system = SimpleNamespace(family=family, mode=mode) if family else SimpleNamespace()
+    assert ev.resolve_scoring(system) == scoring
+    assert ev.resolve_scoring(system, "joint") == "joint"
+    assert ev.resolve_sdr_input(system) == sdr_input
+    for explicit in ("mixture", "linear_mixture"):
+        assert ev.resolve_sdr_input(system, explicit) == explicit
+
+
+def test_unknown_scoring_and_sdr_input_are_refused_by_name():
+    with pytest.raises(ValueError) as err:
+        ev.resolve_scoring(SimpleNamespace(), "both")
+    assert str(err.value) == "dedicated_scoring must be one of pair, joint, got 'both'"
+    with pytest.raises(ValueError) as err:
+        ev.resolve_sdr_input(SimpleNamespace(), "stems")
+    assert str(err.value) == "sdr_input must be one of auto, mixture, linear_mixture, got 'stems'"
