@@ -372,3 +372,27 @@ def test_ctx_rfft_pads_to_n_and_reuses_out_only_at_length_n(as_cuda):
     np.testing.assert_allclose(padded.numpy(), np.fft.rfft(short.numpy(), 128, axis=-1), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ctx.rfft(short, 128).numpy(), np.fft.rfft(short.numpy(), 128, axis=-1), rtol=1e-12,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("threads, chunks, most", [(2, 5, 2), (3, 2, 2), (1, 4, 1), (4, 1, 1)])
+def test_frame_chunks_run_on_at_most_the_asked_threads(threads, chunks, most):
+    import threading
+    import time
+
+    ctx = bss._Ctx("cpu", threads)
+    bounds = [(10 * i, 10 * i + 10) for i in range(chunks)]
+    seen, lock = [], threading.Lock()
+
+    def work(cx, t0, t1):
+        time.sleep(0.02)  # long enough that the pool would start a thread per chunk if it were allowed to
+        with lock:
+            seen.append((threading.get_ident(), cx is ctx, t0, t1))
+
+    bss._run_chunks(ctx, work, bounds)
+    assert sorted(s[2:] for s in seen) == bounds  # every chunk once
+    idents = {s[0] for s in seen}
+    assert len(idents) <= most
+    if most == 1:  # in the calling thread, with the call's own context
+        assert idents == {threading.get_ident()} and all(s[1] for s in seen)
+    else:  # worker threads, each with a sibling context
+        assert threading.get_ident() not in idents and not any(s[1] for s in seen)
