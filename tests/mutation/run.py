@@ -135,11 +135,14 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def score(module: str) -> dict:
+def score(module: str, names: list[str] | None = None) -> dict:
     """The module's score over every mutant (not checked ones count as not killed), and over the checked ones only
-    with its 95 % Wilson interval (the estimate of a ``--sample`` run: its mutants are a uniform random sample)."""
+    with its 95 % Wilson interval (the estimate of a ``--sample`` run: its mutants are a uniform random sample).
+    ``names``: only these mutants (one sample's)."""
     files, _ = MODULES[module]
     v = verdicts(files)
+    if names is not None:
+        v = {n: v.get(n, "not checked") for n in names}
     eq = {n for n in equivalent() if n in v}
     counts = Counter(s for n, s in v.items() if n not in eq)
     killed = counts["killed"] + counts["timeout"] + counts["segfault"] + counts["caught by type check"]
@@ -313,7 +316,9 @@ def main(argv: list[str]) -> int:
                 rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
                 _keep_own_stats(name)
                 status = status or rc
-        s = score(name)
+        s = score(name, sample(files, n_sample, seed) if n_sample else None)
+        if n_sample:
+            print(f"    the sample of {n_sample} (seed {seed}) only:")
         print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
               f"({s['equivalent']} equivalent): score {s['score']} %; survived {s['survived']}, no tests "
               f"{s['no tests']}, not checked {s['not checked']}", flush=True)
