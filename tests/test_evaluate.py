@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -562,3 +563,29 @@ def test_stale_temporary_files_are_removed_even_when_one_vanishes(testset, tmp_p
     ev._clean_stale_temps(tmp_path, IdentitySystem(), [unit])
     assert not stale.exists() and not gone.exists()
     assert caplog.messages == [f"removed stale temporary file {stale}"]
+
+
+def test_rank_0_returns_at_once_when_every_result_is_there(identity_out, testset):
+    system = IdentitySystem()
+    opts = ev.Options(backend="sdr-only", seed=system.seed, scoring=ev.resolve_scoring(system, "pair"),
+                      sdr_input=ev.resolve_sdr_input(system, "auto"))
+    assert ev._wait_for_all(system, testset, ev.select_tasks("all"), identity_out, opts, 1, 0.0, 0.0) is None
+    # another provenance (a seed the results were not computed with): stale, so still waiting when the time is up
+    stale = dataclasses.replace(opts, seed=12345)
+    with pytest.raises(ev.EvaluationError, match=r"^rank 0 waited 0 s for the other ranks; still missing 44 unit"):
+        ev._wait_for_all(system, testset, ev.select_tasks("all"), identity_out, stale, 1, 0.0, 0.0)
+
+
+def test_workers_read_the_stems_from_the_root_given_to_the_run(ts_dir, tiny_root, tmp_path):
+    """A test set whose data has moved: opened with the new root, the spawned workers must use it too."""
+    import shutil
+
+    moved = tmp_path / "ts"
+    shutil.copytree(ts_dir, moved)
+    manifest = json.loads((moved / "manifest.json").read_text())
+    manifest["data"]["root"] = str(tmp_path / "moved-away")
+    (moved / "manifest.json").write_text(json.dumps(manifest))
+    ts = TestSet.open(moved, tiny_root)
+    report = ev.evaluate(IdentitySystem(), ts, tmp_path / "out", tasks=SMALL, backend="sdr-only", workers=2,
+                         progress=False, summary=False)
+    assert report.workers == 2 and len(report.computed) == 2 * 7

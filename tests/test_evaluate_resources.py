@@ -241,3 +241,8 @@ def test_unknown_scoring_and_sdr_input_are_refused_by_name():
     with pytest.raises(ValueError) as err:
         ev.resolve_sdr_input(SimpleNamespace(), "stems")
     assert str(err.value) == "sdr_input must be one of auto, mixture, linear_mixture, got 'stems'"
+
+
+def test_a_unit_names_its_tasks_and_track():
+    assert str(ev.Unit("sdr", ("sdr-vocals", "sdr-drums"), "A - B", 3)) == "sdr-vocals+sdr-drums on 'A - B'"
+    assert str(ev.Unit("mfcc", ("pan-left-vocals",), "It's", 0)) == "pan-left-vocals on \"It's\""
