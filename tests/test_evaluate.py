@@ -589,3 +589,27 @@ def test_workers_read_the_stems_from_the_root_given_to_the_run(ts_dir, tiny_root
     report = ev.evaluate(IdentitySystem(), ts, tmp_path / "out", tasks=SMALL, backend="sdr-only", workers=2,
                          progress=False, summary=False)
     assert report.workers == 2 and len(report.computed) == 2 * 7
+
+
+def test_the_run_takes_the_rank_and_seed_it_is_given(testset, tmp_path, monkeypatch):
+    ran = _fake_units(monkeypatch)
+    tracks = testset.tracks()
+    report = ev.evaluate(IdentitySystem(seed=3), testset, tmp_path / "a", tasks=SMALL, backend="sdr-only",
+                         rank=1, world_size=2, progress=False, summary=False)
+    assert (report.rank, report.world_size) == (1, 2) and {u.track for u, _ in ran} == {tracks[1]}
+    assert {(o.rank, o.world_size, o.seed) for _, o in ran} == {(1, 2, 3)}  # the system's seed by default
+    ran.clear()
+    ev.evaluate(IdentitySystem(seed=3), testset, tmp_path / "b", tasks=SMALL, backend="sdr-only", seed=7,
+                progress=False, summary=False)
+    assert {(o.rank, o.world_size, o.seed) for _, o in ran} == {(0, 1, 7)} and len(ran) == 8
+
+
+def test_the_progress_bar_counts_the_results_a_resumed_run_skips(testset, tmp_path, capsys):
+    ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="sdr,pan-left-vocals", backend="sdr-only",
+                progress=False)
+    capsys.readouterr()
+    again = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="sdr,pan-left-vocals", backend="sdr-only",
+                        progress=True, summary=False)
+    assert again.skipped == 4 and again.computed == []
+    err = capsys.readouterr().err
+    assert "evaluate identity: 100%" in err and " 10/10 " in err, err  # 2 tracks x (4 SDR + 1 RMSE-MFCC) results
