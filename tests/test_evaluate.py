@@ -613,3 +613,30 @@ def test_the_progress_bar_counts_the_results_a_resumed_run_skips(testset, tmp_pa
     assert again.skipped == 4 and again.computed == []
     err = capsys.readouterr().err
     assert "evaluate identity: 100%" in err and " 10/10 " in err, err  # 2 tracks x (4 SDR + 1 RMSE-MFCC) results
+
+
+class _Mono(IdentitySystem):
+    def estimate(self, task, pair, *, track=None):
+        return np.asarray(pair.input)[:, 0]
+
+
+def test_an_estimate_that_is_not_stereo_is_refused_with_its_shape(testset, tmp_path):
+    track = testset.tracks()[0]
+    unit = ev.Unit("mfcc", ("pan-left-vocals",), track, 0)
+    with pytest.raises(ev.EvaluationError) as err:
+        ev.run_unit(_Mono(), testset, unit, ev.Options(backend="sdr-only"), tmp_path)
+    n = testset.load_pair("pan-left-vocals", track).input.shape[0]
+    assert str(err.value) == (f"system 'identity', task(s) pan-left-vocals, track {track!r}: ValueError: estimate of "
+                              f"shape ({n},), expected (samples, 2)")
+
+
+def test_sdr_results_record_the_input_the_system_was_given(testset, tmp_path):
+    ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="sdr-vocals,pan-left-vocals", backend="sdr-only",
+                sdr_input="linear_mixture", progress=False, summary=False)
+    docs = _files(tmp_path, "identity")
+    assert len(docs) == 4
+    for rel, doc in docs.items():
+        if doc["kind"] == "sdr":  # the stem sum, not the test pair's input
+            assert doc["provenance"]["model_input"]["signal"] == "linear_mixture", rel
+        else:
+            assert "model_input" not in doc["provenance"], rel
