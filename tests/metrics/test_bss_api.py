@@ -396,3 +396,33 @@ def test_frame_chunks_run_on_at_most_the_asked_threads(threads, chunks, most):
         assert idents == {threading.get_ident()} and all(s[1] for s in seen)
     else:  # worker threads, each with a sibling context
         assert threading.get_ident() not in idents and not any(s[1] for s in seen)
+
+
+def test_counts_and_lengths_are_named_with_their_unit():
+    refs, ests = _pair(1.0)
+    for name, value, what in [("win", 0, "number of samples"), ("hop", -5, "number of samples"),
+                              ("hop", 2.5, "number of samples"), ("threads", 0, "count"),
+                              ("fft_workers", True, "count")]:
+        with pytest.raises(ValueError) as err:
+            bss.bss_eval_track(refs, ests, **{name: value})
+        assert str(err.value) == f"{name} must be a positive integer {what}, got {value!r}", name
+
+
+def test_a_one_sample_track_is_scored_and_an_empty_one_refused():
+    refs = {"vocals": np.array([[0.5, -0.25]]), "drums": np.array([[0.1, 0.2]])}
+    ests = {t: 0.9 * r for t, r in refs.items()}
+    bss.prepare_inputs(refs, ests)  # one sample is a track
+    with pytest.raises(ValueError) as err:
+        bss.prepare_inputs({t: r[:0] for t, r in refs.items()}, ests)
+    assert str(err.value) == "reference 'vocals' is empty (0 samples)"
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5])
+def test_channel_sum_adds_every_channel_left_to_right(channels):
+    a = np.random.default_rng(channels).standard_normal((50, channels)).astype(np.float32)
+    want = a[:, 0].copy()
+    for c in range(1, channels):
+        want = want + a[:, c]
+    got = bss._channel_sum(a)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert np.shares_memory(got, a) is False
