@@ -63,7 +63,7 @@ def test_score_counts_kills_and_leaves_out_equivalent_mutants(run, tmp_path, mon
     assert s["score"] == 40.0 and s["survivors"] == ["benchmark.dsp.x_a__mutmut_3"]
     assert s["untested"] == ["benchmark.dsp.x_a__mutmut_5"]
     # one sample's mutants only (a name without a verdict is not checked)
-    one = run.score("dsp", ["benchmark.dsp.x_a__mutmut_1", "benchmark.dsp.x_a__mutmut_3", "benchmark.dsp.x_a__mutmut_9"])
+    one = run.score("dsp", [f"benchmark.dsp.x_a__mutmut_{i}" for i in (1, 3, 9)])
     assert (one["mutants"], one["killed"], one["survived"], one["not checked"], one["checked"]) == (3, 1, 1, 1, 2)
     # over the 4 checked non-equivalent mutants (the estimate of a sampled run): 2 killed
     assert s["checked"] == 4 and s["checked score"] == 50.0

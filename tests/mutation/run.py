@@ -57,9 +57,10 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
 #: mutants "no tests" although these tests run them (the mutant is active in the children too: they inherit
 #: MUTANT_UNDER_TEST and import the mutated copy). mangled function name → the tests that run it.
 CHILD_PROCESS_TESTS: dict[str, list[str]] = {
-    "benchmark.evaluate.x__worker_init": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
-                                          "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers",
-                                          "tests/test_evaluate.py::test_workers_read_the_stems_from_the_root_given_to_the_run"],
+    "benchmark.evaluate.x__worker_init": [
+        "tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
+        "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers",
+        "tests/test_evaluate.py::test_workers_read_the_stems_from_the_root_given_to_the_run"],
     "benchmark.evaluate.x__worker_run": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
                                          "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers"],
     "benchmark.evaluate.x__wait_for_all": ["tests/test_evaluate.py::test_rank_sharding_with_two_processes"],
