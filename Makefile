@@ -50,9 +50,12 @@ clean-venv:
 MUTATION_MODULES ?=
 # MUTATION_JOBS=2: two mutmut worker processes (an otherwise idle 2-core machine); 1 by default, beside other work.
 MUTATION_JOBS ?= 1
+# MUTATION_SAMPLE=100 [MUTATION_SEED=1]: a seeded random sample of each module's mutants (evaluate, metrics: docs/testing.md)
+MUTATION_SAMPLE ?=
+MUTATION_SEED ?= 0
 .PHONY: mutation
 mutation: setup
-	$(PY) tests/mutation/run.py --jobs=$(MUTATION_JOBS) $(MUTATION_MODULES)
+	$(PY) tests/mutation/run.py --jobs=$(MUTATION_JOBS) $(if $(MUTATION_SAMPLE),--sample=$(MUTATION_SAMPLE) --seed=$(MUTATION_SEED)) $(MUTATION_MODULES)
 
 # The pull-request regression gate (docs/regression-gate.md): after `make repro`, compare the working tree with BASE
 # (results cell by cell, every model's golden output and training trajectory, interleaved speed cases).

@@ -195,3 +195,21 @@ def test_fresh_imports_gives_the_process_its_own_tqdm_lock():
     assert child.exitcode == 0 and not old_semaphore.acquire(timeout=0.2)
     with tqdm.tqdm(range(3), file=__import__("io").StringIO()) as bar:
         assert list(bar) == [0, 1, 2]
+
+
+def test_make_mutation_passes_modules_workers_and_the_sample_on():
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.fail("make is not installed (the project's setup installs it)")
+
+    def dry(*args):
+        out = subprocess.run(["make", "-n", "mutation", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+        return [ln.split("tests/mutation/run.py", 1)[1].split() for ln in out.stdout.splitlines()
+                if "tests/mutation/run.py" in ln]
+
+    assert dry() == [["--jobs=1"]]
+    assert dry("MUTATION_MODULES=dsp aml", "MUTATION_JOBS=2") == [["--jobs=2", "dsp", "aml"]]
+    assert dry("MUTATION_MODULES=evaluate", "MUTATION_SAMPLE=50", "MUTATION_SEED=3") == \
+        [["--jobs=1", "--sample=50", "--seed=3", "evaluate"]]
