@@ -70,9 +70,13 @@ def _figure(monkeypatch, y, path, **kw):
     """plot_silence's figure as it was saved (plt.close is wrapped to keep it), and the returned path."""
     import matplotlib.pyplot as plt
 
+    import matplotlib as mpl
+
     kept, close = [], plt.close
     monkeypatch.setattr(plt, "close", lambda fig=None: (kept.append(fig), close(fig)))
-    out = plot_silence(y, path, **kw)
+    with mpl.rc_context():  # from matplotlib's defaults: the seaborn theme must come from plot_silence itself
+        mpl.rcdefaults()
+        out = plot_silence(y, path, **kw)
     assert len(kept) == 1
     return kept[0], out
 
@@ -105,6 +109,8 @@ def test_plot_silence_figure_of_a_noise_output(tmp_path, monkeypatch, n_fft, hop
     assert tuple(fig.get_size_inches()) == (10.0, 9.0) and type(fig.get_layout_engine()).__name__ == \
         "ConstrainedLayoutEngine"
     wave, spec_l, spec_r, bar_l, bar_r = fig.axes
+    assert wave.get_facecolor() == (1.0, 1.0, 1.0, 1.0)  # seaborn's whitegrid: white, with a grid
+    assert all(line.get_visible() for line in wave.yaxis.get_gridlines())
     peak = float(np.max(np.abs(y)))
     assert wave.get_title() == f"noise — waveform (peak {peak:.3g})"
     assert (wave.get_xlabel(), wave.get_ylabel()) == ("time (s)", "amplitude")
