@@ -65,3 +65,32 @@ def test_direct_load_skips_scipy_fft_and_is_reused_by_it():
     doc = json.loads(out.splitlines()[-1])
     assert doc["before"] == []  # neither scipy nor scipy.fft was imported
     assert doc["same_module"] and doc["equal"]
+
+
+class _FakeBinding:
+    """A pocketfft binding that can be made wrong in one way at a time."""
+
+    def __init__(self, r2c_ok=True, c2r_ok=True, size_ok=True):
+        self.ok = (r2c_ok, c2r_ok, size_ok)
+        self.size_calls = []
+
+    def r2c(self, x, axes, forward, inorm, out, nthreads):
+        out[:] = np.fft.rfft(x) if self.ok[0] else 0.0
+
+    def c2r(self, z, axes, n, forward, inorm, out, nthreads):
+        return np.fft.irfft(z, n) if self.ok[1] else np.zeros(n)
+
+    def good_size(self, n, real):
+        self.size_calls.append((n, real))
+        return n if self.ok[2] else n - 1
+
+
+@pytest.mark.parametrize("broken", [None, 0, 1, 2])
+def test_the_binding_is_used_only_when_every_check_passes(broken):
+    flags = [True, True, True]
+    if broken is not None:
+        flags[broken] = False
+    b = _FakeBinding(*flags)
+    assert _pocketfft._works(b) is (broken is None)
+    if b.size_calls:
+        assert b.size_calls == [(45000, True)]  # the real-input good size
