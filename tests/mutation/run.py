@@ -89,10 +89,20 @@ cli()
 """
 
 
+def _python_files(files: list[str]) -> list[tuple[Path, str]]:
+    """(path, dotted module name) of each Python file the patterns ``files`` match, in order."""
+    out = []
+    for pattern in files:
+        for path in sorted(ROOT.glob(pattern)):
+            if path.suffix == ".py":
+                rel = path.relative_to(ROOT).with_suffix("")
+                out.append((path, ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)))
+    return out
+
+
 def child_tests(files: list[str], tests: list[str]) -> dict[str, list[str]]:
     """The entries of CHILD_PROCESS_TESTS for functions of ``files`` whose tests are in the selection ``tests``."""
-    modules = {path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
-               for pattern in files for path in ROOT.glob(pattern) if path.suffix == ".py"}
+    modules = {module for _, module in _python_files(files)}
     out = {}
     for function, ids in CHILD_PROCESS_TESTS.items():
         chosen = [i for i in ids if i.split("::")[0] in tests]
@@ -166,13 +176,9 @@ def mutant_names(files: list[str]) -> list[str]:
     from mutmut.mutation.file_mutation import mutate_file_contents
 
     names = []
-    for pattern in files:
-        for path in sorted(ROOT.glob(pattern)):
-            if path.suffix != ".py":
-                continue
-            rel = path.relative_to(ROOT).with_suffix("")
-            module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-            names += [f"{module}.{n}" for n in mutate_file_contents(str(rel), path.read_text()).mutant_names]
+    for path, module in _python_files(files):
+        rel = path.relative_to(ROOT).with_suffix("")
+        names += [f"{module}.{n}" for n in mutate_file_contents(str(rel), path.read_text()).mutant_names]
     return sorted(names)
 
 
@@ -278,10 +284,10 @@ def main(argv: list[str]) -> int:
         return 0
     only_scores = "--scores" in argv
     rerun = "--rerun-survivors" in argv  # after adding tests: test the survivors again (mutmut keeps other verdicts)
-    jobs, n_sample, seed = 1, 0, 0
+    numbers = {"--jobs": 1, "--sample": 0, "--seed": 0}  # option → value (--sample 0: no sampling)
     for a in argv:
         key, _, value = a.partition("=")
-        if key in ("--jobs", "--sample", "--seed"):
+        if key in numbers:
             try:
                 number = int(value)
             except ValueError:
@@ -290,8 +296,8 @@ def main(argv: list[str]) -> int:
                 print(f"{key} must be {'a non-negative' if key == '--seed' else 'a positive'} integer, got {value!r}",
                       file=sys.stderr)
                 return 2
-            jobs, n_sample, seed = (number if key == k else old for k, old in
-                                    (("--jobs", jobs), ("--sample", n_sample), ("--seed", seed)))
+            numbers[key] = number
+    jobs, n_sample, seed = numbers["--jobs"], numbers["--sample"], numbers["--seed"]
     if rerun and n_sample:
         print("--sample and --rerun-survivors do not go together", file=sys.stderr)
         return 2
@@ -303,14 +309,16 @@ def main(argv: list[str]) -> int:
     status = 0
     for name in names:
         files, tests = MODULES[name]
+        drawn = sample(files, n_sample, seed) if n_sample else None
         if not only_scores:
             print(f"=== mutmut: {name} ({', '.join(files)}) judged by {', '.join(tests)}", flush=True)
             _forget_plain_copies(files)
             # --rerun-survivors: the survivors and the "no tests" mutants (new tests may reach them); [] = all
-            todo = score(name)["survivors"] + score(name)["untested"] if rerun else []
+            before = score(name) if rerun else None
+            todo = before["survivors"] + before["untested"] if rerun else []
             if n_sample:  # the sample's mutants without a verdict yet (a stopped sampled run goes on where it was)
                 done = {m for m, st in verdicts(files).items() if st != "not checked"}
-                todo = [m for m in sample(files, n_sample, seed) if m not in done]
+                todo = [m for m in drawn if m not in done]
                 print(f"    sample of {n_sample} mutants (seed {seed}): {len(todo)} without a verdict", flush=True)
             if todo or not (rerun or n_sample):
                 _use_own_stats(name, tests)
@@ -318,7 +326,7 @@ def main(argv: list[str]) -> int:
                 rc = subprocess.call([sys.executable, "-c", child], cwd=ROOT, env=_child_env())
                 _keep_own_stats(name)
                 status = status or rc
-        s = score(name, sample(files, n_sample, seed) if n_sample else None)
+        s = score(name, drawn)
         if n_sample:
             print(f"    the sample of {n_sample} (seed {seed}) only:")
         print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
