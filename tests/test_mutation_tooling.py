@@ -213,3 +213,17 @@ def test_make_mutation_passes_modules_workers_and_the_sample_on():
     assert dry("MUTATION_MODULES=dsp aml", "MUTATION_JOBS=2") == [["--jobs=2", "dsp", "aml"]]
     assert dry("MUTATION_MODULES=evaluate", "MUTATION_SAMPLE=50", "MUTATION_SEED=3") == \
         [["--jobs=1", "--sample=50", "--seed=3", "evaluate"]]
+
+
+def test_scores_of_a_sample_print_its_wilson_interval(run, tmp_path, monkeypatch, capsys):
+    (tmp_path / "mutants" / "benchmark").mkdir(parents=True)
+    codes = {f"benchmark.dsp.x_a__mutmut_{i}": (0 if i == 1 else 1) for i in range(1, 21)}  # 19 of 20 killed
+    (tmp_path / "mutants/benchmark/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    monkeypatch.setattr(run, "equivalent", lambda: {})
+    monkeypatch.setattr(run, "sample", lambda files, n, seed: sorted(codes)[:n])
+    assert run.main(["--scores", "--sample=10", "dsp"]) == 0
+    out = capsys.readouterr().out
+    lo, hi = (round(100 * x, 1) for x in run.wilson(9, 10))
+    assert "the sample of 10 (seed 0) only:" in out and "9 killed of 10 non-equivalent mutants" in out
+    assert f"over the 10 checked mutants: 90.0 % (95 % Wilson interval {lo}–{hi} %" in out

@@ -332,7 +332,7 @@ def main(argv: list[str]) -> int:
         print(f"--- {name}: {s['killed']} killed of {s['mutants'] - s['equivalent']} non-equivalent mutants "
               f"({s['equivalent']} equivalent): score {s['score']} %; survived {s['survived']}, no tests "
               f"{s['no tests']}, not checked {s['not checked']}", flush=True)
-        if s["not checked"] and s["checked"]:
+        if s["checked"] and (n_sample or s["not checked"]):  # a sample's own score is an estimate too
             lo, hi = s["interval"]
             print(f"    over the {s['checked']} checked mutants: {s['checked score']} % (95 % Wilson interval "
                   f"{lo}–{hi} %; an estimate of the module's score when they are a random sample, --sample)")
