@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import blocks
+from . import blocks, portable
 from .base import AudioModel, pad_time, parse_query
 from .unet import level_sizes
 
@@ -91,7 +91,7 @@ class DecodingBlock(nn.Module):
         thetas = self.generator(w, mask)
         if self.variant == "wo_smpocm":
             (theta,) = thetas
-            v2 = torch.tanh(blocks.pocm(v, *blocks.split_pocm_params(theta, self.latent_channels,
+            v2 = portable.tanh(blocks.pocm(v, *blocks.split_pocm_params(theta, self.latent_channels,
                                                                      self.latent_channels)))
         else:
             v2 = blocks.smpocm(v, *thetas)

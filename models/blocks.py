@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
+from . import portable
+
 # --------------------------------------------------------------------------------------------------------------------
 # Convolutional skeleton pieces (§0.3, §0.7)
 # --------------------------------------------------------------------------------------------------------------------
@@ -260,7 +262,7 @@ def smpocm(v: torch.Tensor, theta_s: torch.Tensor, theta_m: torch.Tensor, theta_
     c = v.shape[1]
     s = torch.sigmoid(pocm(v, *split_pocm_params(theta_s, c, c)))
     i = torch.sigmoid(pocm(v, *split_pocm_params(theta_i, c, c)))
-    m = torch.tanh(pocm(s * v, *split_pocm_params(theta_m, c, c)))
+    m = portable.tanh(pocm(s * v, *split_pocm_params(theta_m, c, c)))
     return i * m + (1.0 - s) * v
 
 
@@ -429,9 +431,12 @@ class DescriptionEncoder(nn.Module):
         # The text encoder is tiny: it always runs in float32 (oneDNN has no fp16 LSTM on CPU).
         with torch.autocast(device_type=tokens.device.type, enabled=False):
             emb = self.embedding(tokens).float()
-            packed = nn.utils.rnn.pack_padded_sequence(emb, lengths_cpu, batch_first=True, enforce_sorted=False)
-            out, _ = self.rnn(packed)
-            w, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=length)  # (B, L, 2H)
+            if emb.device.type == "cpu":  # step by step without MKL's vector math (models.portable)
+                w = portable.bidirectional_rnn(self.rnn, emb, lengths_cpu)  # (B, L, 2H)
+            else:
+                packed = nn.utils.rnn.pack_padded_sequence(emb, lengths_cpu, batch_first=True, enforce_sorted=False)
+                out, _ = self.rnn(packed)
+                w, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=length)  # (B, L, 2H)
         mask = torch.arange(length, device=tokens.device)[None, :] < lengths.to(tokens.device)[:, None]
         h = self.hidden
         last = (lengths.to(tokens.device) - 1).clamp(min=0)

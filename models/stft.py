@@ -1,7 +1,7 @@
 """STFT front end shared by every model (models.md §0.2).
 
-* Hann window of length ``n_fft`` (periodic, the PyTorch default), registered as a **buffer** (never a parameter, so it
-  is not counted and is not part of checkpoints).
+* Hann window of length ``n_fft`` (periodic, the PyTorch default; computed without MKL, ``models.portable``),
+  registered as a **buffer** (never a parameter, so it is not counted and is not part of checkpoints).
 * Centred frames, reflect padding, one-sided spectrum, no normalisation.
 * Complex-as-channels (CaC): each stereo channel is transformed separately and the result is stacked as
   ``[Re L, Re R, Im L, Im R]`` (real parts of all channels, then imaginary parts).
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from . import portable
 
 
 def _no_autocast(device_type: str):
@@ -37,7 +39,7 @@ class STFT(nn.Module):
         self.n_fft = int(n_fft)
         self.hop_length = int(hop_length)
         # A constant: buffer, not parameter (models.md §0.2, §6 item 5); not persistent -> not in state_dict.
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.register_buffer("window", portable.hann_window(self.n_fft), persistent=False)
 
     @property
     def n_bins(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import blocks
+from . import blocks, portable
 from .base import MUTE_ALL, SOURCES, AudioModel, pad_time, parse_query
 
 METHODS = ("dme", "mme", "cme_sigmoid", "cme_tanh", "dcse")
@@ -102,7 +102,7 @@ class DedicatedUNet(AudioModel):
             return torch.relu(y)
         if m == "mme" or m == "cme_sigmoid":
             return torch.sigmoid(y) * spec
-        return torch.tanh(y) * spec  # cme_tanh
+        return portable.tanh(y) * spec  # cme_tanh
 
     # ---------------------------------------------------------------- queries
     @property
