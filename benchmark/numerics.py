@@ -83,6 +83,24 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
     return None
 
 
+def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str]:
+    """Vendor, family, model and model name of the first processor in ``cpuinfo`` (empty where not readable)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return {}
+    want = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "model name": "name"}
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in want and want[key] not in out:
+            out[want[key]] = value.strip()
+        if not line.strip() and out:
+            break
+    return out
+
+
 def missing_flags(flags: set[str] | None) -> list[str]:
     if flags is None:
         return []
