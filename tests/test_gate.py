@@ -174,14 +174,6 @@ def test_profiles_must_match():
         gres.compare(_summary(BASE_CELLS), _summary(BASE_CELLS, profile="paper"), _policy())
 
 
-def test_cross_machine_policy_widens_baseline_tolerance():
-    assert _policy().baseline.abs == pytest.approx(1e-9)
-    xm = _policy(cross_machine=True)
-    assert xm.name == "cross machine" and xm.baseline.abs >= 0.05
-    comp = gres.compare(_summary(BASE_CELLS), _summary(_replace("identity", "sdr-vocals", "SDR", -3.2 + 0.01)), xm)
-    assert not comp.fails
-
-
 @pytest.mark.parametrize("bad, match", [({"tolerance": {"cell": {"SDR": -1}, "group": {}}}, "non-negative"),
                                         ({"tolerance": {"cell": {"PESQ": 1}, "group": {}}}, "unknown metric"),
                                         ({"tolerance": {"cell": {}}}, "'cell' and 'group'"),
@@ -210,9 +202,12 @@ def _git(repo, *args):
                         "GIT_COMMITTER_EMAIL": "t@t"})
 
 
-def _gate(repo, *args):
+def _gate(repo, *args, same_numerics=True):
+    """The gate in ``repo``; these repositories have no numerics probe, so the base is declared computed with this
+    machine's numerics unless ``same_numerics`` is False."""
+    extra = ["--same-numerics"] if same_numerics else []
     proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "-q", "gate", "--no-golden", "--no-speed",
-                           "--out", str(repo / "out"), *args], cwd=repo, capture_output=True, text=True,
+                           "--out", str(repo / "out"), *extra, *args], cwd=repo, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     report = (repo / "out" / "gate.json")
     return proc.returncode, (json.loads(report.read_text()) if report.is_file() else None), proc
@@ -242,7 +237,18 @@ def test_end_to_end_regression_fails_with_the_cell_named(repo):
     assert [c["key"] for c in doc["results"]["cells"] if c["fails"]] == ["u7-dme/sdr-drums/SDR"]
     md = (repo / "out" / "gate.md").read_text()
     assert "FAIL" in md and "u7-dme" in md and "sdr-drums" in md
-    assert "cross-machine" in doc["results"]["mode"]   # no numerics probe in this repository: widened tolerances
+    assert doc["results"]["mode"] == "committed base (this machine reproduces the pinned numerics)"
+
+
+def test_a_base_on_other_numerics_is_not_compared_but_refused_with_what_to_do(repo):
+    """Without a matching numerics probe the committed base is not compared under any tolerance (an unchanged
+    commit retrained on other numerics moves by whole dB): exit 2, naming --recompute-base."""
+    _commit_head(repo, _replace("u7-dme", "sdr-drums", "SDR", 7.5))
+    code, doc, proc = _gate(repo, "--base", "HEAD~1", same_numerics=False)
+    assert code == 2, proc.stdout + proc.stderr
+    text = " ".join(doc["could_not_compare"])
+    assert "other numerics" in text and "no tests/data/numerics_probe.json" in text and "--recompute-base" in text
+    assert doc["results"]["mode"] == "not run"
 
 
 def test_end_to_end_improvement_passes(repo):

@@ -41,6 +41,7 @@ def _gate(args) -> int:
         return _update_golden(args)
     opts = gate.Options(base=args.base, params=args.params, allow=args.allow or [], results=not args.no_results,
                         golden=not args.no_golden, speed=not args.no_speed, recompute_base=args.recompute_base,
+                        same_numerics=args.same_numerics,
                         dvc_check=not args.no_dvc_check, speed_rounds=args.speed_rounds,
                         speed_select=args.speed_select, threshold=args.threshold, plots=args.plots, out=args.out,
                         keep_worktree=args.keep_worktree, argv=args.argv)
@@ -65,6 +66,9 @@ def register(sub) -> None:
     p.add_argument("--recompute-base", action="store_true",
                    help="recompute the base's results in a worktree on this machine (dvc pull if a remote is "
                         "configured, then dvc repro) instead of reading its committed summary")
+    p.add_argument("--same-numerics", action="store_true",
+                   help="the committed base was computed with this machine's numerics (e.g. on this machine): "
+                        "compare with it without running the numerics probe")
     p.add_argument("--no-results", action="store_true", help="skip the results comparison")
     p.add_argument("--no-golden", action="store_true", help="skip the model-output (golden vector) check")
     p.add_argument("--no-speed", action="store_true", help="skip the speed comparison")

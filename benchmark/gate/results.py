@@ -252,7 +252,7 @@ def compare(base: dict, head: dict, policy: Policy) -> Comparison:
     return Comparison(cells, issues, sorted(sys_b - sys_h), sorted(sys_h - sys_b), retrained)
 
 
-def policy_from_params(gate: dict, *, cross_machine: bool = False, allow=()) -> Policy:
+def policy_from_params(gate: dict, *, allow=()) -> Policy:
     """Build the :class:`Policy` from ``params.yaml``'s ``gate:`` section (docs/regression-gate.md)."""
     if not isinstance(gate, dict):
         raise CompareError("params.yaml: 'gate' must be a mapping (see docs/regression-gate.md)")
@@ -266,19 +266,6 @@ def policy_from_params(gate: dict, *, cross_machine: bool = False, allow=()) -> 
             raise CompareError(f"params.yaml gate.tolerance: unknown metric {m!r}; known: {', '.join(metricinfo.METRICS)}")
     baseline = Tolerance.parse(tol.get("baseline", 0.0), "params.yaml gate.tolerance.baseline")
     name = "same machine"
-    if cross_machine:
-        xm = tol.get("cross_machine")
-        if not isinstance(xm, dict):
-            raise CompareError("params.yaml: gate.tolerance.cross_machine (metric → tolerance) is needed when this "
-                               "machine does not reproduce the pinned numerics")
-        widen = {m: Tolerance.parse(v, f"params.yaml gate.tolerance.cross_machine.{m}") for m, v in xm.items()}
-        for table in (cell, group):
-            for m, t in widen.items():
-                if m in table:
-                    table[m] = Tolerance(max(table[m].abs, t.abs), max(table[m].rel, t.rel))
-        if "baseline" in widen:
-            baseline = widen["baseline"]
-        name = "cross machine"
     baselines = tuple(gate.get("baselines") or ())
     allow = tuple(gate.get("allow") or ()) + tuple(allow)
     return Policy(cell, group, baseline, baselines, allow, name)
