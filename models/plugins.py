@@ -6,7 +6,7 @@ A package declares, e.g. in its ``pyproject.toml``::
     my-net = "my_pkg.registration:register"
 
 ``register`` is a function without arguments that calls :func:`models.registry.register` (and, for its own
-training recipes, :func:`models.training.recipes.register_family`). The entry points are run once, in name order,
+training recipes, :func:`models.recipes.register_family`). The entry points are run once, in name order,
 the first time the registry is looked up (:func:`ensure_loaded`), in every process (DVC stages, evaluation
 workers), so a checkpoint of an out-of-tree model loads wherever its package is installed.
 
@@ -56,7 +56,7 @@ def load(eps=None) -> list[str]:
 
     All or nothing: on any failure the registrations of this call are undone and :class:`PluginError` raised."""
     from models import registry
-    from models.training import recipes
+    from models import recipes
 
     _state["loaded"] = True  # set first: an entry point's own registry look-ups must not load again
     if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
@@ -90,7 +90,7 @@ def load(eps=None) -> list[str]:
 
 def _undo(names: set, families: set) -> None:
     from models import registry
-    from models.training import recipes
+    from models import recipes
 
     for name in [n for n in registry._ENTRIES if n not in names]:
         registry.unregister(name)
@@ -101,7 +101,7 @@ def _undo(names: set, families: set) -> None:
 def reset() -> None:
     """Remove every out-of-tree model and recipe family; the entry points run again at the next look-up (tests)."""
     from models import registry
-    from models.training import recipes
+    from models import recipes
 
     _undo(set(registry.BUILTIN), set(recipes.FAMILIES))
     _state["loaded"] = False

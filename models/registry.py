@@ -12,7 +12,7 @@
   ``create("u7-dcse", profile="embedded")``.
 * Dedicated models are trained per source: ``create("u7-dcse", source="drums")`` (default: vocals).
 * Every entry names its training-recipe family (``recipe_family``: u7 | u17 | u9l | cunet | lasaft12 | amss, or one
-  added with ``models.training.recipes.register_family``) and its pipeline group (``pipeline_group``: dedicated |
+  added with ``models.recipes.register_family``) and its pipeline group (``pipeline_group``: dedicated |
   separation | amss: the ``params.yaml`` ``train`` list, i.e. the DVC train/evaluate stages, it belongs to).
   Nothing is derived from a model's name.
 * Out-of-tree models: :func:`register` (see ``models.plugins``), called by the functions of the installed packages'
@@ -58,7 +58,7 @@ class ModelInfo:
     description: str = ""
     profile: str = "paper"
     registry_name: str = ""  # the registry key (name without profile suffix)
-    recipe_family: str = ""  # models.training.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
+    recipe_family: str = ""  # models.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
     pipeline_group: str = ""  # params.yaml train list / DVC stages: "dedicated" | "separation" | "amss"
     origin: str = "built-in"  # or the entry point / register() call that added it
 
@@ -359,7 +359,7 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
             the thesis base configuration of that architecture).
         config: the paper configuration (needs ``n_fft``, ``hop_length``, ``num_frame``; dedicated: ``source``).
         embedded: keys that differ in the embedded (CPU) profile (default: none).
-        recipe_family: the training-recipe family (``models.training.recipes.RECIPES``; add one with
+        recipe_family: the training-recipe family (``models.recipes.RECIPES``; add one with
             ``recipes.register_family`` first).
         pipeline_group: "dedicated" | "separation" | "amss" (default: dedicated for dedicated models, separation for
             conditioned ones and for amss models of task set task1, amss otherwise).
@@ -419,11 +419,11 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
     if pipeline_group not in PIPELINE_GROUPS:
         raise RegistrationError(f"{where}: field 'pipeline_group' is {pipeline_group!r}; expected one of "
                                 f"{', '.join(PIPELINE_GROUPS)}")
-    from models.training import recipes as rec
+    from models import recipes as rec
 
     if recipe_family not in rec.RECIPES:
         raise RegistrationError(f"{where}: field 'recipe_family' is {recipe_family!r}; expected one of "
-                                f"{', '.join(rec.RECIPES)} (add a family with models.training.recipes."
+                                f"{', '.join(rec.RECIPES)} (add a family with models.recipes."
                                 f"register_family first)")
     if recipes is not None:
         rec.register_model_recipes(name, recipes)
@@ -450,6 +450,6 @@ def unregister(name: str) -> None:
     for a in info.get("aliases", ()):
         _ALIASES.pop(a, None)
     _PLUGIN_ARCHES.pop(name, None)
-    from models.training import recipes as rec
+    from models import recipes as rec
 
     rec.MODEL_RECIPES.pop(name, None)

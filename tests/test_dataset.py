@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from benchmark.cli import main
-from benchmark.constants import SOURCES
+from benchmark.base.constants import SOURCES
 from benchmark.data.dataset import DatasetError, musdb_validation_tracks, open_dataset
 from tests.conftest import make_root
 

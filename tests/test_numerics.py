@@ -1,4 +1,4 @@
-"""Pinned numeric code paths (benchmark/numerics.py): what is set, when, and that the CLI really runs with them."""
+"""Pinned numeric code paths (benchmark/base/numerics.py): what is set, when, and that the CLI really runs with them."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchmark import numerics
+from benchmark.base import numerics
 
 
 def test_plan_sets_every_pin_in_an_empty_environment():

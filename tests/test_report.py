@@ -50,7 +50,7 @@ def test_report_tables_and_figures(results, capsys):
 def test_do_nothing_check_directions():
     import pandas as pd
 
-    from benchmark.report import do_nothing_check
+    from benchmark.reporting.report import do_nothing_check
 
     rows = []
     for label, sdr, mfcc, mae in (("identity", 1.0, 5.0, 0.1), ("good", 2.0, 4.0, 0.05), ("mixed", 3.0, 6.0, 0.05)):

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from baselines.identity import IdentitySystem
-from benchmark import aggregate as agg
-from benchmark import results as res
-from benchmark.tasks import TASK_GROUPS, get_task
+from benchmark.scoring import aggregate as agg
+from benchmark.scoring import results as res
+from benchmark.task.tasks import TASK_GROUPS, get_task
 
 H = "a" * 64
 PROV = {"git_commit": None, "amss_bench_version": "0.1.0",
@@ -290,7 +290,7 @@ def test_runs_are_grouped_by_label_and_averaged():
 
 
 # ------------------------------------------------------------------------------------------------ contracts (issue 13)
-# Written from reading the mutants of benchmark/results.py: messages, layout helpers, the resume key and the builders,
+# Written from reading the mutants of benchmark/scoring/results.py: messages, layout helpers, the resume key and the builders,
 # each against a value spelled out here (schema errors: jsonschema's own messages, listed in path order).
 
 def _schema_errors(doc):

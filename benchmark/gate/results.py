@@ -31,7 +31,7 @@ import fnmatch
 import math
 from dataclasses import dataclass, field
 
-from benchmark import metricinfo
+from benchmark.scoring import metricinfo
 
 FAILING = ("regressed", "missing", "moved")
 STATUSES = ("regressed", "moved", "missing", "improved", "within tolerance", "new", "redefined", "floor",

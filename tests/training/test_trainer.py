@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from models import checkpoint, registry
-from models.training import Trainer, TrainingError, recipes, train
+from models.training import Trainer, TrainingError, train
+from models import recipes
 
 #: tiny widths of the embedded architectures (fast on 2 CPU cores)
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
