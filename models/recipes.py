@@ -13,15 +13,20 @@ Unknown keys raise :class:`RecipeError` naming the key and where it came from.
 ``batch_size`` is always the **effective** (global) batch: per-GPU batch × number of processes (models.md §4.2:
 "on one GPU, keep the effective batch"). Under ``torchrun`` each rank gets ``batch_size / world_size`` items.
 
-Families (:func:`family_of`: the registry entry's ``recipe_family``): ``u7`` (Table 3.1 methods, Table 3.5 r3,
-Table 4.1 dedicated), ``u17`` (Table 3.5), ``u9l`` (Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12``
-(LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3). Out-of-tree models add families with :func:`register_family`
-and per-model recipes with ``registry.register(..., recipes=...)`` (:func:`register_model_recipes`).
+Families: ``u7`` (Table 3.1 methods, Table 3.5 r3, Table 4.1 dedicated), ``u17`` (Table 3.5), ``u9l``
+(Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12`` (LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3).
+Out-of-tree models add families with :func:`register_family`.
+
+Models are registered by family: the registry (which imports this module, never the other way round) calls
+:func:`register_model` for every entry, with its ``recipe_family``, its aliases and its own recipe keys
+(``registry.register(..., recipes=...)``); :func:`family_of` and :func:`recipe_for` read that table.
 """
 
 from __future__ import annotations
 
 import copy
+
+from . import plugins
 
 PROFILES = ("paper", "embedded")
 FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss")
@@ -181,12 +186,45 @@ class RecipeError(ValueError):
     """A recipe key or value is not valid (the message names the key and its origin)."""
 
 
+#: registry name or alias -> (registry name, recipe family), filled by the registry (:func:`register_model`)
+_MODELS: dict[str, tuple[str, str]] = {}
+
+
+def register_model(name: str, family: str, *, aliases: tuple[str, ...] = (), recipes: dict | None = None) -> None:
+    """Record a registry entry's recipe family (and its own recipe keys, ``{"embedded": {...}, "paper": {...}}``);
+    called by the registry for every model it holds."""
+    if family not in RECIPES:
+        raise RecipeError(f"model {name!r}: unknown recipe family {family!r}; known: {', '.join(RECIPES)}")
+    if recipes is not None:
+        register_model_recipes(name, recipes)
+    for n in (name, *aliases):
+        _MODELS[n] = (name, family)
+
+
+def unregister_model(name: str) -> None:
+    """Forget a model registered with :func:`register_model` (its aliases and its own recipe keys too)."""
+    for n in [n for n, (base, _) in _MODELS.items() if base == name]:
+        del _MODELS[n]
+    MODEL_RECIPES.pop(name, None)
+
+
+def _entry(model_name: str) -> tuple[str, str]:
+    """(registry name, recipe family) of ``"u7-dcse"``, ``"amss-net@embedded"``, an alias …"""
+    plugins.ensure_loaded()  # out-of-tree models register themselves on the first look-up
+    base = model_name.partition("@")[0]
+    if base not in _MODELS:
+        raise KeyError(f"unknown model {model_name!r}; registered: {', '.join(_model_names())}")
+    return _MODELS[base]
+
+
+def _model_names() -> list[str]:
+    return [n for n, (base, _) in _MODELS.items() if n == base]
+
+
 def family_of(model_name: str) -> str:
     """Recipe family of a registry model (``"u7-dcse"``, ``"amss-net@embedded"``, aliases …): its entry's
     ``recipe_family``."""
-    from models import registry
-
-    return registry.get_info(model_name).recipe_family
+    return _entry(model_name)[1]
 
 
 def _checked_profiles(recipes: dict, origin: str, *, both: bool) -> dict:
@@ -212,6 +250,7 @@ def register_family(name: str, *, paper: dict, embedded: dict) -> None:
         raise RecipeError(f"recipe family {name!r} already exists ({'built in' if name in FAMILIES else 'registered'})"
                           f"; choose another name or use it as it is")
     RECIPES[name] = _checked_profiles({"paper": paper, "embedded": embedded}, f"recipe family {name!r}", both=True)
+    plugins.record(lambda: RECIPES.pop(name, None))
 
 
 def register_model_recipes(model: str, recipes: dict) -> None:
@@ -265,13 +304,9 @@ def recipe_for(model_name: str, profile: str = "embedded", params: dict | None =
     """The resolved recipe for a model and profile (see the module docstring for the precedence)."""
     if profile not in PROFILES:
         raise RecipeError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-    family = family_of(model_name)
+    base, family = _entry(model_name)
     recipe = copy.deepcopy(DEFAULTS)
     recipe.update(copy.deepcopy(RECIPES[family][profile]))
-    from models import registry
-
-    info = registry.get_info(model_name)
-    base = info.registry_name or info.name
     recipe.update(copy.deepcopy(MODEL_RECIPES.get(base, {}).get(profile, {})))
     train = (params or {}).get("train") or {}
     if not isinstance(train, dict):
@@ -279,7 +314,7 @@ def recipe_for(model_name: str, profile: str = "embedded", params: dict | None =
     by_profile = train.get(profile) or {}
     if not isinstance(by_profile, dict):
         raise RecipeError(f"params.yaml: field 'train.{profile}' must be a mapping")
-    models = registry.model_names()
+    models = _model_names()
     unknown = [k for k in by_profile if k not in ("all", *RECIPES, *models)]
     if unknown:
         raise RecipeError(f"params.yaml: train.{profile} has unknown section(s) {', '.join(map(repr, unknown))}; "
