@@ -1,4 +1,4 @@
-"""The documents aggregation writes (summary.json) and its input adapters, field by field (issue 13: what the
+"""The documents aggregation writes (summary.json) and its input adapters, field by field (what the
 mutants of benchmark/scoring/aggregate.py showed untested)."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_write_summary_and_aggregate_dir(tmp_path):
             f(tmp_path / "empty")
 
 
-# ------------------------------------------------------------------------------------- issue 13, second round
+# ------------------------------------------------------------------------------------- second round of mutants
 # (survivors of the mutation run: the SDR column, the seed column, aggregate_dir/write_summary passing their
 # arguments on, the not_supported block, the "ci" rule text)
 

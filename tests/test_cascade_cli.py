@@ -1,4 +1,4 @@
-"""The separate-then-DSP cascade as a CLI system and a pipeline stage (issue 11): `evaluate --system
+"""The separate-then-DSP cascade as a CLI system and a pipeline stage: `evaluate --system
 separate-then-dsp --separator-model M --separator-checkpoint P`, its unsupported dereverb tasks visible (results,
 summary.json, report table, leaderboard) and never averaged over, a separator that cannot answer the four
 separation queries refused, and the `evaluate-cascade` stage's command line as dvc.yaml writes it."""

@@ -1,4 +1,4 @@
-"""`amss-bench tasks list`: the task registry as a user reads it (issue 12, "One place per metric")."""
+"""`amss-bench tasks list`: the task registry as a user reads it ("One place per metric")."""
 
 from __future__ import annotations
 

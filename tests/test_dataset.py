@@ -1,4 +1,4 @@
-"""Dataset roots: reading, splits, validation errors that name the file (issue 2 §2)."""
+"""Dataset roots: reading, splits, validation errors that name the file."""
 
 import shutil
 

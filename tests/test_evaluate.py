@@ -271,7 +271,7 @@ def test_parent_process_computes_beside_its_workers(testset, tmp_path, monkeypat
 
 
 def test_two_runs_write_byte_identical_results(testset, tmp_path):
-    """Issue 14: results and summary hold no wall time, date, host name or output path, so two runs (into two
+    """Results and summary hold no wall time, date, host name or output path, so two runs (into two
     folders) write the same bytes; the wall times are in timing.json, which is not a result."""
     outs = [tmp_path / "a", tmp_path / "b" / "elsewhere"]
     reports = [ev.evaluate(IdentitySystem(), testset, out, tasks=SMALL, backend="sdr-only", progress=False)

@@ -1,4 +1,4 @@
-"""Where the pieces meet (issue 13): the numbers the runner writes against an independent computation on the same
+"""Where the pieces meet: the numbers the runner writes against an independent computation on the same
 loaded pair, the exit status of `evaluate` for each outcome, corrupt/truncated estimate files, the multi-checkpoint
 call of dvc.yaml, and resumption over unusable result files."""
 

@@ -1,4 +1,4 @@
-"""The leaderboard (issue 11): export of the test inputs, submissions as estimates (folder, .zip, .tar.gz) and as
+"""The leaderboard: export of the test inputs, submissions as estimates (folder, .zip, .tar.gz) and as
 code, every kind of malformed submission refused with a named error and nothing written, scores equal to a direct
 evaluation, time limits of code submissions, the leaderboard itself."""
 

@@ -1,4 +1,4 @@
-"""The metric registry is the one place per metric (issue 12): every key a result or a summary carries is in it, the
+"""The metric registry is the one place per metric: every key a result or a summary carries is in it, the
 tasks declare their families there, and a metric added to the registry flows into evaluation, result validation,
 aggregation and `amss-bench tasks` with no other edit."""
 

@@ -50,7 +50,7 @@ def test_equivalent_mutants_are_named_once_with_a_reason_in_a_scored_module(run)
 
 
 def test_score_counts_kills_and_leaves_out_equivalent_mutants(run, tmp_path, monkeypatch):
-    (tmp_path / "mutants" / "benchmark").mkdir(parents=True)
+    (tmp_path / "mutants" / "benchmark" / "task").mkdir(parents=True)
     codes = {"benchmark.task.dsp.x_a__mutmut_1": 1, "benchmark.task.dsp.x_a__mutmut_2": 36,  # killed, time-out
              "benchmark.task.dsp.x_a__mutmut_3": 0, "benchmark.task.dsp.x_a__mutmut_4": 0,  # survived (4 is equivalent)
              "benchmark.task.dsp.x_a__mutmut_5": 33, "benchmark.task.dsp.x_a__mutmut_6": None}  # no tests, not checked
@@ -216,7 +216,7 @@ def test_make_mutation_passes_modules_workers_and_the_sample_on():
 
 
 def test_scores_of_a_sample_print_its_wilson_interval(run, tmp_path, monkeypatch, capsys):
-    (tmp_path / "mutants" / "benchmark").mkdir(parents=True)
+    (tmp_path / "mutants" / "benchmark" / "task").mkdir(parents=True)
     codes = {f"benchmark.task.dsp.x_a__mutmut_{i}": (0 if i == 1 else 1) for i in range(1, 21)}  # 19 of 20 killed
     (tmp_path / "mutants/benchmark/task/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     monkeypatch.setattr(run, "ROOT", tmp_path)

@@ -1,4 +1,4 @@
-"""dvc.yaml: every stage depends on the code its command runs (issue 14), so a change of that code re-runs it."""
+"""dvc.yaml: every stage depends on the code its command runs, so a change of that code re-runs it."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def test_report_errors(tmp_path, results, capsys):
 
 
 def test_report_outputs_are_byte_reproducible(results):
-    """Issue 14: two reports of the same results (into two folders) are byte-identical — no date, host name, path or
+    """Two reports of the same results (into two folders) are byte-identical — no date, host name, path or
     matplotlib version (PNG text chunk) in summary.json, tables.md or the figures."""
     outs = [results / "repro-a", results / "repro-b" / "elsewhere"]
     for out in outs:

@@ -137,7 +137,7 @@ def test_broken_file_on_disk_is_rejected_with_its_path(tmp_path):
 def test_results_hold_no_wall_time_and_legacy_timing_is_ignored():
     a, b = sdr_doc(), sdr_doc()
     assert "timing" not in a and "timing" not in mfcc_doc()
-    # results written before issue 14 carry a timing block: still valid, ignored by comparison and resumption
+    # an older result file may carry a timing block: still valid, ignored by comparison and resumption
     b["timing"] = {"wall_time_s": 99.0, "estimate_s": 1.0, "metric_s": 2.0, "shared_with": 4}
     res.validate(b)
     assert res.comparable(a) == res.comparable(b) and res.resume_key(a) == res.resume_key(b)
@@ -289,7 +289,7 @@ def test_runs_are_grouped_by_label_and_averaged():
     assert doc["labels"] == ["m"] and doc["systems"] == ["m-seed1", "m-seed2"]
 
 
-# ------------------------------------------------------------------------------------------------ contracts (issue 13)
+# ------------------------------------------------------------------------------------------------ contracts
 # Written from reading the mutants of benchmark/scoring/results.py: messages, layout helpers, the resume key and the builders,
 # each against a value spelled out here (schema errors: jsonschema's own messages, listed in path order).
 

@@ -1,4 +1,4 @@
-"""The AMSS test set: manifest, determinism, verified regeneration, `testset pair` (issue 2 §5)."""
+"""The AMSS test set: manifest, determinism, verified regeneration, `testset pair`."""
 
 import json
 
@@ -114,7 +114,7 @@ def test_task_registry_versions_and_mapping():
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# task_pair / query_pair / build / write_pair: what the mutation run of issue 13 showed untested. The expected values
+# task_pair / query_pair / build / write_pair: what a mutation run showed untested. The expected values
 # come from the stub's own arrays, the WAV files read with soundfile, or dsp.make_pair called with the mode spelled out.
 
 N_STUB = 4410  # 0.1 s: SoX on four stems of this length takes milliseconds

@@ -1,4 +1,4 @@
-"""``amss-bench leaderboard submit|build`` and ``amss-bench testset export`` (issue 11; docs/leaderboard.md).
+"""``amss-bench leaderboard submit|build`` and ``amss-bench testset export`` (docs/leaderboard.md).
 
     amss-bench testset export --testset data/testset --out DIR
     amss-bench leaderboard submit --estimates PATH --meta submission.yaml

@@ -175,7 +175,7 @@ def _do_nothing_lines(check: list[dict]) -> list[str]:
     return lines
 
 
-#: "every embedded model learns" (issue 14): validation L1 at least this fraction below both do-nothing systems ...
+#: "every embedded model learns": validation L1 at least this fraction below both do-nothing systems ...
 LEARN_MARGIN = 0.05
 #: ... and at least this SDR (dB) on every SDR task the system answers
 LEARN_MIN_SDR = 1.0

@@ -1,4 +1,4 @@
-"""The metric registry: one place per metric (issue 12). Evaluation, aggregation, the report tables, the
+"""The metric registry: one place per metric. Evaluation, aggregation, the report tables, the
 leaderboard and the regression gate loop over it; a task declares which families it is scored with
 (``Task.metric_families``, benchmark/task/tasks.py).
 

@@ -19,7 +19,7 @@ Content (docs/evaluation.md has the full description):
 * Provenance: task id + version, test-set manifest hash and the pair's hashes, system name/label/kind/fingerprint
   (+ checkpoint sha256), estimate sha256, seed, device, rank, metric backend, git commit, package and tool versions.
 * No wall time, date, host name or absolute path: two runs of the same system at the same commit write byte-identical
-  files. (Results written before issue 14 carry a ``timing`` block; the schema still accepts it, and
+  files. (An older result file may carry a ``timing`` block; the schema still accepts it, and
   :func:`comparable` and resumption ignore it.)
 
 Every write validates first (schema + consistency checks) and is atomic (:func:`benchmark.base.audio.write_json`).
@@ -165,7 +165,7 @@ def load_results(root: str | Path, *, check: bool = True) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- comparison / resume
 
 def comparable(doc: dict) -> dict:
-    """The document without its volatile blocks (the wall times of results written before issue 14)."""
+    """The document without its volatile blocks (the wall times an older result file may carry)."""
     return {k: v for k, v in doc.items() if k not in VOLATILE}
 
 
@@ -197,7 +197,7 @@ def scored_with(doc: dict, family: str) -> bool:
 
 def sdr_scoring(doc: dict) -> str:
     """How an SDR result was scored: ``"joint"`` (one BSS-Eval call over the run's SDR tasks) or ``"pair"`` (the
-    task on its own against {target, accompaniment}). Results written before issue 9 have no key: joint."""
+    task on its own against {target, accompaniment}). A result without the key was scored jointly."""
     return doc["metric"].get("scoring", "joint")
 
 

@@ -87,7 +87,7 @@ def test_outputs_and_metrics(reference_run):
 
 
 def test_retraining_rewrites_the_dvc_tracked_files_byte_for_byte(ds, tmp_path):
-    """Two runs with identical weights (issue 14): model.pt, config.json, summary.json and the metric CSVs are
+    """Two runs with identical weights: model.pt, config.json, summary.json and the metric CSVs are
     byte-identical; the wall time and throughput are in timing.json only; no file names its output folder."""
     rec = dict(max_steps=4, valid_every_steps=2, checkpoint_every_steps=None)
     runs = [tmp_path / "first", tmp_path / "second" / "elsewhere"]
