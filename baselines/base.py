@@ -4,7 +4,7 @@ A *system* turns one evaluation task and one test-set pair into an estimate::
 
     system.estimate(task, pair, track=...) -> np.ndarray (N, 2) float32
 
-``pair`` is the :class:`benchmark.dsp.Pair` the test set regenerates (``pair.input`` is what a model is fed;
+``pair`` is the :class:`benchmark.task.dsp.Pair` the test set regenerates (``pair.input`` is what a model is fed;
 ``pair.target`` is the reference — only oracle-type systems may look at it, and they say so with
 ``uses_target = True``). ``track`` is the test-track name (only the estimates-folder system needs it).
 
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from benchmark.provenance import json_sha256
+from benchmark.base.provenance import json_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
-    from benchmark.dsp import Pair
-    from benchmark.tasks import Task
+    from benchmark.task.dsp import Pair
+    from benchmark.task.tasks import Task
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$")
 

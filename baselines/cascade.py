@@ -2,7 +2,7 @@
 
 Feed the input A to a 4-stem separator, apply the task's edit to the *estimated* stems, remix:
 
-* RMSE-MFCC tasks: Â' = the corrected Algorithm 1 (:func:`benchmark.dsp.make_pair`) run on the estimated stems,
+* RMSE-MFCC tasks: Â' = the corrected Algorithm 1 (:func:`benchmark.task.dsp.make_pair`) run on the estimated stems,
   i.e. edit the estimated target stem(s), sum, and peak-normalise the *estimated* pair (Σ ŝ, Â') with its own
   factor — the asymmetry of §6.5, kept on purpose. The dereverb tasks are **not supported** (the reference skips
   them; an estimated stem carries no dry/wet split), so the cascade covers 18 of the 21 RMSE-MFCC tasks;
@@ -27,10 +27,10 @@ from typing import Callable
 import numpy as np
 
 from baselines.base import System, SystemConfigError, as_estimate
-from benchmark import dsp
-from benchmark.constants import SOURCES
-from benchmark.provenance import json_sha256
-from benchmark.tasks import EVAL_TASKS
+from benchmark.task import dsp
+from benchmark.base.constants import SOURCES
+from benchmark.base.provenance import json_sha256
+from benchmark.task.tasks import EVAL_TASKS
 
 SEPARATION_QUERIES = ("separate vocals", "separate drums", "separate bass", "mute vocals, drums, bass")
 NAME = "separate-then-dsp"

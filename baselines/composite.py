@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from baselines.base import System, SystemConfigError
-from benchmark.provenance import json_sha256
+from benchmark.base.provenance import json_sha256
 
 
 class CompositeSystem(System):

@@ -2,7 +2,7 @@
 
 A naive, training-free baseline for the RMSE-MFCC tasks:
 
-* pan left/right (hard): the whole mix is downmixed and hard-panned (the reference pan, :func:`benchmark.dsp.pan`);
+* pan left/right (hard): the whole mix is downmixed and hard-panned (the reference pan, :func:`benchmark.task.dsp.pan`);
 * increase/decrease volume: the whole mix × 2 / × 0.5;
 * heavy lowpass/highpass: the SoX biquad of the task (cutoff of the task's source, e.g. 43 Hz for bass lowpass) on
   the whole mix — the same SoX call, so SoX's ±1 clipping applies as for the targets;
@@ -11,7 +11,7 @@ A naive, training-free baseline for the RMSE-MFCC tasks:
   **unchanged** (= identity, the mixture for every target).
 
 Normalisation: the edited mixture is peak-normalised jointly with the input, with the test set's peak rule
-(signed maxima, :func:`benchmark.dsp.peak_normalize`), i.e. the normalisation is computed from the *estimated* pair,
+(signed maxima, :func:`benchmark.task.dsp.peak_normalize`), i.e. the normalisation is computed from the *estimated* pair,
 as the separation baseline of protocol §6.5 does. Only increase-volume can exceed full scale.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.base import System, as_estimate
-from benchmark import dsp
+from benchmark.task import dsp
 
 PASSTHROUGH = ("separate", "mute", "dereverb")
 
@@ -40,7 +40,7 @@ class DSPMixtureSystem(System):
 
     @property
     def fingerprint(self) -> str:
-        from benchmark.provenance import json_sha256
+        from benchmark.base.provenance import json_sha256
 
         return json_sha256({"base": super().fingerprint, "peak_mode": self.peak_mode})
 

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from baselines.base import System, SystemConfigError, as_estimate
-from benchmark.constants import SR
+from benchmark.base.constants import SR
 
 
 class EstimatesFolderError(SystemConfigError):
@@ -80,7 +80,7 @@ class EstimatesSystem(System):
             raise EstimatesFolderError(f"estimates folder {self.directory} has {len(problems)} problem(s):\n  {shown}")
 
     def unit_fingerprint(self, task_ids: Sequence[str], track: str) -> str | None:
-        from benchmark.provenance import json_sha256
+        from benchmark.base.provenance import json_sha256
 
         hashes = {}
         for tid in task_ids:
@@ -91,7 +91,7 @@ class EstimatesSystem(System):
         return json_sha256(hashes)
 
     def estimate(self, task, pair, *, track=None) -> np.ndarray:
-        from benchmark.audio import AudioFormatError, read_wav
+        from benchmark.base.audio import AudioFormatError, read_wav
 
         if track is None:
             raise EstimatesFolderError("the estimates-folder system needs the track name")

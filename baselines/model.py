@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from baselines.base import System, SystemConfigError, as_estimate
-from benchmark.provenance import json_sha256
+from benchmark.base.provenance import json_sha256
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

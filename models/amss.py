@@ -145,7 +145,7 @@ class AMSSNet(AudioModel):
         path = self.config.get("glove_path")
         self.glove_rows = None  # embedding rows set from GloVe by the last initialisation (None: no GloVe)
         if path:
-            from benchmark import aml
+            from benchmark.task import aml
 
             self.glove_rows = self.description_encoder.init_from_glove(path, aml.VOCAB)
 
@@ -184,12 +184,12 @@ class AMSSNet(AudioModel):
     def supported_queries(self) -> list[str]:
         """Every description string of the model's training set (task2: 240, task1: 105); any other valid AML
         query of the same operations is accepted too (synonyms, source orders, adjective-less filters)."""
-        from benchmark import aml
+        from benchmark.task import aml
 
         return list(aml.descriptions(self.task_set))
 
     def condition_for(self, query) -> list[int]:
-        from benchmark import aml
+        from benchmark.task import aml
 
         if isinstance(query, (list, tuple)) and query and all(isinstance(i, int) for i in query):
             return list(query)  # already token ids

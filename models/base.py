@@ -31,7 +31,7 @@ class UnsupportedQueryError(ValueError):
 def parse_query(query):
     """str -> ``aml.Query`` (raises ``aml.AMLError``); a Query-like object is returned unchanged."""
     if isinstance(query, str):
-        from benchmark import aml
+        from benchmark.task import aml
 
         return aml.parse(query)
     if hasattr(query, "operation") and hasattr(query, "targets"):

@@ -6,7 +6,7 @@ A package declares, e.g. in its ``pyproject.toml``::
     my-net = "my_pkg.registration:register"
 
 ``register`` is a function without arguments that calls :func:`models.registry.register` (and, for its own
-training recipes, :func:`models.training.recipes.register_family`). The entry points are run once, in name order,
+training recipes, :func:`models.recipes.register_family`). The entry points are run once, in name order,
 the first time the registry is looked up (:func:`ensure_loaded`), in every process (DVC stages, evaluation
 workers), so a checkpoint of an out-of-tree model loads wherever its package is installed.
 
@@ -14,6 +14,10 @@ A failing entry point (import error, exception, a refused registration) raises :
 distribution, its version and the entry point; the registry is left as it was (no half-loaded package), and
 every later look-up raises the same error until the package is fixed or uninstalled — or
 ``AMSS_BENCH_MODEL_PLUGINS=0`` is set, which skips the entry points altogether.
+
+This module is the bottom of ``models``' registration: it imports neither the registry nor the recipes. They call
+:func:`ensure_loaded` before a look-up and :func:`record` for each addition; the undo log makes a load all or
+nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ GROUP = "amss_bench.models"
 ENV_SWITCH = "AMSS_BENCH_MODEL_PLUGINS"
 
 _state = {"loaded": False, "origin": None}
+#: how to take back each out-of-tree addition (a model, a recipe family), oldest first
+_undo_log: list = []
 
 
 class PluginError(ValueError):
@@ -34,6 +40,13 @@ class PluginError(ValueError):
 def current_origin() -> str | None:
     """The entry point being run (``registry.register`` records it as the entry's origin), else None."""
     return _state["origin"]
+
+
+def record(undo) -> None:
+    """Note how to take back an out-of-tree addition: ``registry.register`` and ``recipes.register_family`` call
+    this for every model or family they add, so that a failed entry point leaves nothing behind and :func:`reset`
+    removes them all. ``undo`` is a function without arguments."""
+    _undo_log.append(undo)
 
 
 def describe(ep) -> str:
@@ -52,17 +65,14 @@ def ensure_loaded() -> None:
 
 
 def load(eps=None) -> list[str]:
-    """Run the entry points (default: every installed one) and return the names of the models they added.
+    """Run the entry points (default: every installed one) and return their descriptions, in the order run.
 
     All or nothing: on any failure the registrations of this call are undone and :class:`PluginError` raised."""
-    from models import registry
-    from models.training import recipes
-
     _state["loaded"] = True  # set first: an entry point's own registry look-ups must not load again
     if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
         return []
-    before = set(registry._ENTRIES)
-    families = set(recipes.RECIPES)
+    mark = len(_undo_log)
+    ran = []
     try:
         for ep in entry_points() if eps is None else eps:
             label = describe(ep)
@@ -80,29 +90,22 @@ def load(eps=None) -> list[str]:
                 raise PluginError(f"{label}: registration failed: {type(err).__name__}: {err}") from err
             finally:
                 _state["origin"] = None
+            ran.append(label)
     except PluginError as err:
-        _undo(before, families)
+        _undo(mark)
         _state["loaded"] = False
         raise PluginError(f"{err} (fix or uninstall the package, or set {ENV_SWITCH}=0 to skip out-of-tree "
                           f"models)") from err.__cause__
-    return [n for n in registry._ENTRIES if n not in before]
+    return ran
 
 
-def _undo(names: set, families: set) -> None:
-    from models import registry
-    from models.training import recipes
-
-    for name in [n for n in registry._ENTRIES if n not in names]:
-        registry.unregister(name)
-    for fam in [f for f in recipes.RECIPES if f not in families]:
-        del recipes.RECIPES[fam]
+def _undo(mark: int) -> None:
+    """Take back the additions recorded after the first ``mark`` ones, newest first."""
+    while len(_undo_log) > mark:
+        _undo_log.pop()()
 
 
 def reset() -> None:
     """Remove every out-of-tree model and recipe family; the entry points run again at the next look-up (tests)."""
-    from models import registry
-    from models.training import recipes
-
-    _undo(set(registry.BUILTIN), set(recipes.FAMILIES))
+    _undo(0)
     _state["loaded"] = False
-

@@ -12,7 +12,7 @@
   ``create("u7-dcse", profile="embedded")``.
 * Dedicated models are trained per source: ``create("u7-dcse", source="drums")`` (default: vocals).
 * Every entry names its training-recipe family (``recipe_family``: u7 | u17 | u9l | cunet | lasaft12 | amss, or one
-  added with ``models.training.recipes.register_family``) and its pipeline group (``pipeline_group``: dedicated |
+  added with ``models.recipes.register_family``) and its pipeline group (``pipeline_group``: dedicated |
   separation | amss: the ``params.yaml`` ``train`` list, i.e. the DVC train/evaluate stages, it belongs to).
   Nothing is derived from a model's name.
 * Out-of-tree models: :func:`register` (see ``models.plugins``), called by the functions of the installed packages'
@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import plugins
+from . import recipes as rec
 from .amss import AMSSNet
 from .base import INFERENCE_DEFAULTS, AudioModel
 from .cunet import ConditionedUNet
@@ -58,7 +60,7 @@ class ModelInfo:
     description: str = ""
     profile: str = "paper"
     registry_name: str = ""  # the registry key (name without profile suffix)
-    recipe_family: str = ""  # models.training.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
+    recipe_family: str = ""  # models.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
     pipeline_group: str = ""  # params.yaml train list / DVC stages: "dedicated" | "separation" | "amss"
     origin: str = "built-in"  # or the entry point / register() call that added it
 
@@ -186,6 +188,8 @@ _add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separat
 _ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
 #: the names (and aliases) of the thesis models: never replaced by an out-of-tree registration
 BUILTIN = frozenset(_ENTRIES) | frozenset(_ALIASES)
+for _name, (_info, _, _) in _ENTRIES.items():  # every model's recipe family, for models.recipes
+    rec.register_model(_name, _info["recipe_family"], aliases=_info.get("aliases", ()))
 #: arch key -> AudioModel class or factory(config), added by out-of-tree registrations
 _PLUGIN_ARCHES: dict = {}
 
@@ -195,8 +199,6 @@ _PLUGIN_ARCHES: dict = {}
 
 def _loaded() -> None:
     """Run the ``amss_bench.models`` entry points once (models.plugins), before the first look-up."""
-    from . import plugins
-
     plugins.ensure_loaded()
 
 
@@ -359,7 +361,7 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
             the thesis base configuration of that architecture).
         config: the paper configuration (needs ``n_fft``, ``hop_length``, ``num_frame``; dedicated: ``source``).
         embedded: keys that differ in the embedded (CPU) profile (default: none).
-        recipe_family: the training-recipe family (``models.training.recipes.RECIPES``; add one with
+        recipe_family: the training-recipe family (``models.recipes.RECIPES``; add one with
             ``recipes.register_family`` first).
         pipeline_group: "dedicated" | "separation" | "amss" (default: dedicated for dedicated models, separation for
             conditioned ones and for amss models of task set task1, amss otherwise).
@@ -367,8 +369,6 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
         published_params: a published parameter count to check against (``models list``), if any.
         origin: where the registration comes from (default: the entry point being loaded, else "register()").
     """
-    from . import plugins
-
     where = f"model {name!r}"
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS or not name[0].isalnum():
         raise RegistrationError(f"{where}: the name must be lower-case letters, digits, '-', '_' or '.', starting with "
@@ -419,14 +419,11 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
     if pipeline_group not in PIPELINE_GROUPS:
         raise RegistrationError(f"{where}: field 'pipeline_group' is {pipeline_group!r}; expected one of "
                                 f"{', '.join(PIPELINE_GROUPS)}")
-    from models.training import recipes as rec
-
     if recipe_family not in rec.RECIPES:
         raise RegistrationError(f"{where}: field 'recipe_family' is {recipe_family!r}; expected one of "
-                                f"{', '.join(rec.RECIPES)} (add a family with models.training.recipes."
+                                f"{', '.join(rec.RECIPES)} (add a family with models.recipes."
                                 f"register_family first)")
-    if recipes is not None:
-        rec.register_model_recipes(name, recipes)
+    rec.register_model(name, recipe_family, aliases=tuple(aliases), recipes=recipes)
     task_set = {"dedicated": "separation-dedicated", "conditioned": "separation-conditioned"}.get(
         family, cfg.get("task_set"))
     info = dict(name=name, family=family, table=table, row=row, published_params=published_params,
@@ -437,6 +434,7 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
         _PLUGIN_ARCHES[name] = arch
     _ENTRIES[name] = (info, cfg, emb)
     _ALIASES.update({a: name for a in aliases})
+    plugins.record(lambda: unregister(name) if name in _ENTRIES else None)
     return get_info(name)
 
 
@@ -450,6 +448,4 @@ def unregister(name: str) -> None:
     for a in info.get("aliases", ()):
         _ALIASES.pop(a, None)
     _PLUGIN_ARCHES.pop(name, None)
-    from models.training import recipes as rec
-
-    rec.MODEL_RECIPES.pop(name, None)
+    rec.unregister_model(name)

@@ -19,8 +19,8 @@ def baseline_results(tiny_root, tmp_path_factory) -> Path:
     """The tiny test set (``ts/``) and the three training-free baselines evaluated on it (``results/``): the input of
     the report tests (tests/test_report.py, tests/test_report_html.py), built once per session."""
     from baselines import get_system
-    from benchmark import testset
-    from benchmark.evaluate import evaluate
+    from benchmark.task import testset
+    from benchmark.scoring.evaluate import evaluate
 
     base = tmp_path_factory.mktemp("baseline-results")
     testset.build(tiny_root, base / "ts", progress=False)

@@ -1,5 +1,5 @@
-"""The documents aggregation writes (summary.json) and its input adapters, field by field (issue 13: what the
-mutants of benchmark/aggregate.py showed untested)."""
+"""The documents aggregation writes (summary.json) and its input adapters, field by field (what the
+mutants of benchmark/scoring/aggregate.py showed untested)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from baselines.identity import IdentitySystem
-from benchmark import aggregate as agg
+from benchmark.scoring import aggregate as agg
 from test_aggregate_rules import _docs
 
 H = "a" * 64
@@ -93,7 +93,7 @@ def test_summary_of_nothing():
 
 
 def test_write_summary_and_aggregate_dir(tmp_path):
-    from benchmark import results as res
+    from benchmark.scoring import results as res
 
     for d in _docs():
         res.write_result(tmp_path, d)
@@ -109,7 +109,7 @@ def test_write_summary_and_aggregate_dir(tmp_path):
             f(tmp_path / "empty")
 
 
-# ------------------------------------------------------------------------------------- issue 13, second round
+# ------------------------------------------------------------------------------------- second round of mutants
 # (survivors of the mutation run: the SDR column, the seed column, aggregate_dir/write_summary passing their
 # arguments on, the not_supported block, the "ci" rule text)
 
@@ -210,7 +210,7 @@ def _mfcc_interval(tables, n_boot, ci, seed):
 
 
 def test_aggregate_dir_passes_the_test_set_and_the_bootstrap_settings_on(tmp_path):
-    from benchmark import results as res
+    from benchmark.scoring import results as res
 
     for d in _docs():
         res.write_result(tmp_path, d)
@@ -226,7 +226,7 @@ def test_aggregate_dir_passes_the_test_set_and_the_bootstrap_settings_on(tmp_pat
 
 
 def test_write_summary_passes_the_test_set_the_results_and_the_settings_on(tmp_path):
-    from benchmark import results as res
+    from benchmark.scoring import results as res
 
     docs = _with_unsupported(_docs(), ["dereverb-vocals", "lowpass-bass"])
     for d in docs:

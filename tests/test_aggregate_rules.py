@@ -1,6 +1,6 @@
-"""Aggregation rules checked against independent computations (issue 13): fixtures with an odd number of frames and
+"""Aggregation rules checked against independent computations: fixtures with an odd number of frames and
 >= 3 tracks with uneven values, so that median and mean differ at every level; the bootstrap interval against
-``np.percentile`` of the resamples; every refusal rule of :func:`benchmark.aggregate.check_results`."""
+``np.percentile`` of the resamples; every refusal rule of :func:`benchmark.scoring.aggregate.check_results`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from baselines.identity import IdentitySystem
-from benchmark import aggregate as agg
-from benchmark.tasks import TASK_GROUPS
+from benchmark.scoring import aggregate as agg
+from benchmark.task.tasks import TASK_GROUPS
 from test_results import mfcc_doc, sdr_doc
 
 SDR_IDS = [t.id for t in TASK_GROUPS["sdr"]]
@@ -245,7 +245,7 @@ def test_all_problems_are_reported_at_once():
     assert msg.startswith("cannot aggregate:\n  ") and "fingerprint" in msg and "missing: T0" in msg
 
 
-# ------------------------------------------------------------------------------------- issue 13, second round
+# ------------------------------------------------------------------------------------- second round of mutants
 # the refusals' messages in full (the values each problem names, joined with ", "), pair-scored runs
 
 def _pair_scored(d):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark import aml
+from benchmark.task import aml
 from benchmark.cli import main
 
 ALL_DESCRIPTIONS = [(g, d) for g in aml.generators("task2") for d in g.descriptions]

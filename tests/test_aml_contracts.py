@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from benchmark import aml
+from benchmark.task import aml
 
 FIRST_WORDS = ("'apply' or 'decrease' or 'eliminate' or 'extract' or 'get' or 'increase' or 'isolate' or 'mute' or "
                "'pan' or 'remove' or 'separate'")

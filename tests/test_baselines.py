@@ -16,9 +16,9 @@ from baselines.dsp_mixture import DSPMixtureSystem
 from baselines.estimates import EstimatesFolderError, EstimatesSystem
 from baselines.identity import IdentitySystem
 from baselines.oracle import OracleSystem
-from benchmark import dsp
-from benchmark.constants import SR
-from benchmark.tasks import EVAL_TASKS, get_task
+from benchmark.task import dsp
+from benchmark.base.constants import SR
+from benchmark.task.tasks import EVAL_TASKS, get_task
 
 
 def _pair(n=4410, seed=0, scale=0.3):

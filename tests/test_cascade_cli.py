@@ -1,4 +1,4 @@
-"""The separate-then-DSP cascade as a CLI system and a pipeline stage (issue 11): `evaluate --system
+"""The separate-then-DSP cascade as a CLI system and a pipeline stage: `evaluate --system
 separate-then-dsp --separator-model M --separator-checkpoint P`, its unsupported dereverb tasks visible (results,
 summary.json, report table, leaderboard) and never averaged over, a separator that cannot answer the four
 separation queries refused, and the `evaluate-cascade` stage's command line as dvc.yaml writes it."""
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark import aggregate
-from benchmark import results as res
-from benchmark.commands import evaluate as cmd
-from benchmark.tasks import get_task
-from benchmark.testset import TestSet, build
+from benchmark.scoring import aggregate
+from benchmark.scoring import results as res
+from benchmark.cli import evaluate as cmd
+from benchmark.task.tasks import get_task
+from benchmark.task.testset import TestSet, build
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["sdr-vocals", "sdr-other", "pan-left-vocals", "dereverb-vocals"]
@@ -91,7 +91,7 @@ def test_cli_evaluates_the_supported_tasks_and_records_the_unsupported(cascade_o
 
 def test_cascade_sdr_other_is_the_separators_mute_all_output(cascade_out, ts_dir, ckpts):
     """Independent of the cascade's code: load the pair, ask the checkpoint itself the query, hash the output."""
-    from benchmark.provenance import array_sha256
+    from benchmark.base.provenance import array_sha256
     from models import checkpoint
 
     import torch
@@ -111,7 +111,7 @@ def test_cascade_sdr_other_is_the_separators_mute_all_output(cascade_out, ts_dir
 
 
 def test_report_table_shows_not_supported_and_no_shorter_mean(cascade_out, ts_dir):
-    from benchmark.report import mfcc_markdown, mfcc_table
+    from benchmark.reporting.report import mfcc_markdown, mfcc_table
 
     testset = TestSet.open(ts_dir)
     # the identity answers the dereverb task, so the table has its column (as in the pipeline's report)

@@ -1,12 +1,12 @@
-"""`amss-bench tasks list`: the task registry as a user reads it (issue 12, "One place per metric")."""
+"""`amss-bench tasks list`: the task registry as a user reads it ("One place per metric")."""
 
 from __future__ import annotations
 
 import json
 
-from benchmark import aml
+from benchmark.task import aml
 from benchmark.cli import main
-from benchmark.tasks import EVAL_TASKS, task_for_query
+from benchmark.task.tasks import EVAL_TASKS, task_for_query
 
 
 def test_tasks_list_json_is_the_registry(capsys):

@@ -1,4 +1,4 @@
-"""Dataset roots: reading, splits, validation errors that name the file (issue 2 §2)."""
+"""Dataset roots: reading, splits, validation errors that name the file."""
 
 import shutil
 
@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from benchmark.cli import main
-from benchmark.constants import SOURCES
+from benchmark.base.constants import SOURCES
 from benchmark.data.dataset import DatasetError, musdb_validation_tracks, open_dataset
 from tests.conftest import make_root
 

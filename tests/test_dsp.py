@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from benchmark import aml, dsp
-from benchmark.constants import SR
+from benchmark.task import aml, dsp
+from benchmark.base.constants import SR
 
 @pytest.fixture(scope="module")
 def music():

@@ -1,4 +1,4 @@
-"""The contracts of benchmark/dsp.py that its mutants showed untested (make mutation, docs/testing.md): the SoX pipe
+"""The contracts of benchmark/task/dsp.py that its mutants showed untested (make mutation, docs/testing.md): the SoX pipe
 for every dtype and channel count and every way SoX can fail, the scipy biquad's clipping, the fields of a Pair on
 every path of make_pair, and the error messages."""
 
@@ -9,8 +9,8 @@ import logging
 import numpy as np
 import pytest
 
-from benchmark import aml, dsp
-from benchmark.constants import SOURCES
+from benchmark.task import aml, dsp
+from benchmark.base.constants import SOURCES
 
 
 @pytest.fixture(scope="module")

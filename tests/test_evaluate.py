@@ -15,13 +15,13 @@ import soundfile as sf
 
 from baselines.identity import IdentitySystem
 from baselines.oracle import OracleSystem
-from benchmark import aggregate as agg
-from benchmark import evaluate as ev
-from benchmark import results as res
-from benchmark.commands import evaluate as cmd
-from benchmark.constants import SR
-from benchmark.tasks import EVAL_TASKS, TASK_GROUPS
-from benchmark.testset import TestSet, build
+from benchmark.scoring import aggregate as agg
+from benchmark.scoring import evaluate as ev
+from benchmark.scoring import results as res
+from benchmark.cli import evaluate as cmd
+from benchmark.base.constants import SR
+from benchmark.task.tasks import EVAL_TASKS, TASK_GROUPS
+from benchmark.task.testset import TestSet, build
 
 SMALL = "sdr,pan-left-vocals,lowpass-bass,volume-up-drums"  # 1 joint SDR unit + 3 RMSE-MFCC units per track
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def _files(root: Path, system: str) -> dict[str, dict]:
 
 
 def _mfcc():
-    from benchmark.metrics import rmse_mfcc
+    from benchmark.scoring.metrics import rmse_mfcc
 
     return rmse_mfcc
 
@@ -112,7 +112,7 @@ def test_backend_and_device_reach_the_metric_and_the_files(testset, tmp_path, mo
     """The --backend choice is what BSS-Eval runs and what the files record. (museval itself is slow — seconds per
     track even for 3 s tracks — and its equality with the fast back-ends is tested in tests/metrics; here a spy
     stands in for it: the closed-form SDR, with SIR/SAR/ISR copied from it.)"""
-    import benchmark.metrics as metrics
+    import benchmark.scoring.metrics as metrics
 
     calls = []
     real = metrics.bss_eval_track
@@ -271,7 +271,7 @@ def test_parent_process_computes_beside_its_workers(testset, tmp_path, monkeypat
 
 
 def test_two_runs_write_byte_identical_results(testset, tmp_path):
-    """Issue 14: results and summary hold no wall time, date, host name or output path, so two runs (into two
+    """Results and summary hold no wall time, date, host name or output path, so two runs (into two
     folders) write the same bytes; the wall times are in timing.json, which is not a result."""
     outs = [tmp_path / "a", tmp_path / "b" / "elsewhere"]
     reports = [ev.evaluate(IdentitySystem(), testset, out, tasks=SMALL, backend="sdr-only", progress=False)
@@ -298,7 +298,7 @@ def test_rank_sharding_with_two_processes(identity_out, ts_dir, tmp_path):
     for rank in (0, 1):
         env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank)}
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "benchmark.commands.evaluate", "-q", "--system", "identity", "--tasks",
+            [sys.executable, "-m", "benchmark.cli.evaluate", "-q", "--system", "identity", "--tasks",
              "sdr", "--backend", "sdr-only", "--testset", str(ts_dir), "--out", str(out),
              "--workers", "1", "--no-progress"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
@@ -523,7 +523,7 @@ def test_rank_0_of_several_waits_with_its_own_options(testset, tmp_path, monkeyp
     _fake_units(monkeypatch)
     waited = []
     monkeypatch.setattr(ev, "_wait_for_all", lambda *a: waited.append(a))
-    from benchmark import aggregate
+    from benchmark.scoring import aggregate
 
     monkeypatch.setattr(aggregate, "write_summary", lambda folder, ts: folder / "summary.json")
     report = ev.evaluate(IdentitySystem(), testset, tmp_path, tasks="pan-left-vocals", backend="sdr-only",

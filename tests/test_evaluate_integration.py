@@ -1,4 +1,4 @@
-"""Where the pieces meet (issue 13): the numbers the runner writes against an independent computation on the same
+"""Where the pieces meet: the numbers the runner writes against an independent computation on the same
 loaded pair, the exit status of `evaluate` for each outcome, corrupt/truncated estimate files, the multi-checkpoint
 call of dvc.yaml, and resumption over unusable result files."""
 
@@ -14,12 +14,12 @@ import pytest
 import soundfile as sf
 
 from baselines.identity import IdentitySystem
-from benchmark import evaluate as ev
-from benchmark import results as res
-from benchmark.commands import evaluate as cmd
-from benchmark.constants import SR
-from benchmark.tasks import TASK_GROUPS, get_task
-from benchmark.testset import TestSet, build
+from benchmark.scoring import evaluate as ev
+from benchmark.scoring import results as res
+from benchmark.cli import evaluate as cmd
+from benchmark.base.constants import SR
+from benchmark.task.tasks import TASK_GROUPS, get_task
+from benchmark.task.testset import TestSet, build
 
 SDR_IDS = [t.id for t in TASK_GROUPS["sdr"]]
 MFCC_IDS = ["pan-left-vocals", "lowpass-bass"]
@@ -63,7 +63,7 @@ def _global_sdr_by_hand(s, e, delta=1e-7):
 def test_result_sdr_equals_bss_eval_on_the_loaded_pair(fast_out, testset):
     """Every frame value and the global SDR in the files against a BSS-Eval call made here, with references = the
     test pair's targets and estimates = what the system returns (a swapped call gives other numbers)."""
-    from benchmark.metrics import bss_eval_track, to_museval_json
+    from benchmark.scoring.metrics import bss_eval_track, to_museval_json
 
     system = Scaled(name="scaled")
     for track in testset.tracks():
@@ -119,7 +119,7 @@ def test_evaluate_exit_0_on_success(ts_dir, tmp_path, capsys):
 
 
 def test_evaluate_exit_1_when_a_unit_fails(ts_dir, tmp_path, capsys, monkeypatch):
-    import benchmark.metrics as metrics
+    import benchmark.scoring.metrics as metrics
 
     def broken(*a, **kw):
         raise RuntimeError("metric blew up")
@@ -237,7 +237,7 @@ def _bss_dirs(tmp_path, n=SR * 2):
 def _metrics_main(argv):
     import argparse
 
-    from benchmark.commands import metrics
+    from benchmark.cli import metrics
 
     ap = argparse.ArgumentParser()
     metrics.register(ap.add_subparsers(dest="command", required=True))
@@ -277,7 +277,7 @@ def test_metrics_truncated_wav(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["garbage", "header-only", "missing"])
 def test_manipulate_corrupt_input_exit_2(tmp_path, capsys, damage):
-    from benchmark.commands import models
+    from benchmark.cli import models
 
     import argparse
 

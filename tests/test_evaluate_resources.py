@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from benchmark import evaluate as ev
-from benchmark import results as res
-from benchmark.constants import SR
+from benchmark.scoring import evaluate as ev
+from benchmark.scoring import results as res
+from benchmark.base.constants import SR
 
 MB = 10 ** 6
 

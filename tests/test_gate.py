@@ -157,8 +157,8 @@ def test_manifest_change_fails_unless_declared_or_versioned():
 
 
 def test_scoring_change_fails_unless_declared():
-    """Issue 9: the dedicated models' SDR scoring (joint -> pair) changes what their cells mean; a summary written
-    before it has no sdr_scoring (= joint) and compares cleanly with one that says joint."""
+    """The dedicated models' SDR scoring (joint -> pair) changes what their cells mean; a summary without
+    sdr_scoring (= joint) and compares cleanly with one that says joint."""
     pol = _policy()
     base = _summary(BASE_CELLS, BASE_GROUPS)
     joint = {**_summary(BASE_CELLS, BASE_GROUPS), "sdr_scoring": ["joint"]}

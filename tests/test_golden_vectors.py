@@ -48,7 +48,7 @@ def test_every_training_path_matches_its_golden_trajectory(recorded, tmp_path):
 def test_a_planted_training_bug_is_caught(recorded, tmp_path, monkeypatch):
     """A learning rate off by 2x in the recipe (a one-line bug in the training code) moves the trajectory beyond even
     the loose tolerance."""
-    from models.training import recipes
+    from models import recipes
 
     real = recipes.recipe_for
 

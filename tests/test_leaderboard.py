@@ -1,4 +1,4 @@
-"""The leaderboard (issue 11): export of the test inputs, submissions as estimates (folder, .zip, .tar.gz) and as
+"""The leaderboard: export of the test inputs, submissions as estimates (folder, .zip, .tar.gz) and as
 code, every kind of malformed submission refused with a named error and nothing written, scores equal to a direct
 evaluation, time limits of code submissions, the leaderboard itself."""
 
@@ -22,8 +22,8 @@ from benchmark.leaderboard import SubmissionError
 from benchmark.leaderboard import entries as E
 from benchmark.leaderboard import meta as M
 from benchmark.leaderboard.export import export_inputs
-from benchmark.provenance import array_sha256
-from benchmark.testset import TestSet, build
+from benchmark.base.provenance import array_sha256
+from benchmark.task.testset import TestSet, build
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = {"evaluate": {"backend": "sdr-only", "workers": 1},
@@ -111,9 +111,9 @@ def test_testset_export_cli(ts, tmp_path):
 
 def test_valid_submission_scored_end_to_end_equals_direct_evaluation(ts, exported, tmp_path):
     from baselines.estimates import EstimatesSystem
-    from benchmark import results as res
-    from benchmark.aggregate import aggregate_results
-    from benchmark.evaluate import evaluate
+    from benchmark.scoring import results as res
+    from benchmark.scoring.aggregate import aggregate_results
+    from benchmark.scoring.evaluate import evaluate
 
     folder = estimates(exported, tmp_path / "est", ts.tasks())
     subs = tmp_path / "submissions"
@@ -134,9 +134,9 @@ def test_valid_submission_scored_end_to_end_equals_direct_evaluation(ts, exporte
         assert (c["value"] is None and np.isnan(d.value.iloc[0])) or c["value"] == d.value.iloc[0]
     assert len(again["cells"]) == len(direct["cells"])
     # the leaderboard: the entry's row equals its recomputed numbers; the baselines are on it
-    from benchmark.aggregate import summary_document
+    from benchmark.scoring.aggregate import summary_document
     from baselines import get_system
-    from benchmark.audio import write_json
+    from benchmark.base.audio import write_json
     from benchmark.leaderboard.board import build as build_board
 
     evaluate(get_system("identity"), ts, tmp_path / "base", backend="sdr-only", progress=False, summary=False)
@@ -474,9 +474,9 @@ def code_dir(tmp_path) -> Path:
 
 def test_code_submission_module_factory(ts, exported, tmp_path, code_dir):
     from baselines.estimates import EstimatesSystem
-    from benchmark import results as res
-    from benchmark.aggregate import aggregate_results
-    from benchmark.evaluate import evaluate
+    from benchmark.scoring import results as res
+    from benchmark.scoring.aggregate import aggregate_results
+    from benchmark.scoring.evaluate import evaluate
 
     subs = tmp_path / "subs"
     dest = E.submit(meta_path=meta(ts, tmp_path), testset=ts, submissions=subs, params=PARAMS,
@@ -602,10 +602,10 @@ def est_problems(folder, ts):
 
 def test_cli_submit_and_build(ts, exported, tmp_path, capsys):
     from benchmark.cli import main
-    from benchmark import results as res
-    from benchmark.aggregate import aggregate_results, summary_document
-    from benchmark.audio import write_json
-    from benchmark.evaluate import evaluate
+    from benchmark.scoring import results as res
+    from benchmark.scoring.aggregate import aggregate_results, summary_document
+    from benchmark.base.audio import write_json
+    from benchmark.scoring.evaluate import evaluate
     from baselines import get_system
 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "embedded", **PARAMS}))

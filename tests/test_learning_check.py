@@ -1,8 +1,8 @@
-"""The report's "does every model learn?" check (benchmark.report.learning_check)."""
+"""The report's "does every model learn?" check (benchmark.reporting.report.learning_check)."""
 
 import pandas as pd
 
-from benchmark.report import _learning_lines, learning_check
+from benchmark.reporting.report import _learning_lines, learning_check
 
 
 def _doc(label, name, metadata):

@@ -1,4 +1,4 @@
-"""The metric registry is the one place per metric (issue 12): every key a result or a summary carries is in it, the
+"""The metric registry is the one place per metric: every key a result or a summary carries is in it, the
 tasks declare their families there, and a metric added to the registry flows into evaluation, result validation,
 aggregation and `amss-bench tasks` with no other edit."""
 
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from baselines.identity import IdentitySystem
-from benchmark import aggregate as agg
-from benchmark import metricinfo
-from benchmark import results as res
-from benchmark import tasks as tasks_mod
+from benchmark.scoring import aggregate as agg
+from benchmark.scoring import metricinfo
+from benchmark.scoring import results as res
+from benchmark.task import tasks as tasks_mod
 from benchmark.cli import main
-from benchmark.evaluate import evaluate
-from benchmark.tasks import EVAL_TASKS, get_task
+from benchmark.scoring.evaluate import evaluate
+from benchmark.task.tasks import EVAL_TASKS, get_task
 
 
 def peak_error(reference, estimate) -> dict:
@@ -77,8 +77,8 @@ def test_the_schema_file_spells_out_the_registry_scores():
 
 
 def test_importing_the_registry_imports_no_metric_back_end():
-    code = ("import sys, benchmark.metricinfo, benchmark.tasks; "
-            "print(sorted(m for m in ('torch', 'museval', 'librosa', 'benchmark.metrics') if m in sys.modules))")
+    code = ("import sys, benchmark.scoring.metricinfo, benchmark.task.tasks; "
+            "print(sorted(m for m in ('torch', 'museval', 'librosa', 'benchmark.scoring.metrics') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -129,7 +129,7 @@ def test_every_key_of_results_and_summary_is_in_the_registry(baseline_results):
 # ------------------------------------------------------------------------------------- a metric added in one place
 
 def test_a_new_metric_flows_into_evaluation_and_aggregation(fake_metric, tiny_root, tmp_path):
-    from benchmark.testset import build
+    from benchmark.task.testset import build
 
     ts = tmp_path / "ts"
     build(tiny_root, ts, tasks=(get_task("pan-left-vocals"),), progress=False)

@@ -40,7 +40,7 @@ def test_equivalent_mutants_are_named_once_with_a_reason_in_a_scored_module(run)
     names = [ln.split(" ", 1)[0] for ln in lines if ln and not ln.startswith("#")]
     assert len(names) == len(set(names)), "a mutant is listed twice"
     scored = {Path(f).with_suffix("").as_posix().replace("/", ".") for fs, _ in run.MODULES.values() for f in fs
-              if "*" not in f} | {"benchmark.metrics"}
+              if "*" not in f} | {"benchmark.scoring.metrics"}
     eq = run.equivalent()
     assert sorted(eq) == sorted(names)
     for name in names:
@@ -50,20 +50,20 @@ def test_equivalent_mutants_are_named_once_with_a_reason_in_a_scored_module(run)
 
 
 def test_score_counts_kills_and_leaves_out_equivalent_mutants(run, tmp_path, monkeypatch):
-    (tmp_path / "mutants" / "benchmark").mkdir(parents=True)
-    codes = {"benchmark.dsp.x_a__mutmut_1": 1, "benchmark.dsp.x_a__mutmut_2": 36,  # killed, time-out
-             "benchmark.dsp.x_a__mutmut_3": 0, "benchmark.dsp.x_a__mutmut_4": 0,  # survived (4 is equivalent)
-             "benchmark.dsp.x_a__mutmut_5": 33, "benchmark.dsp.x_a__mutmut_6": None}  # no tests, not checked
-    (tmp_path / "mutants/benchmark/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    (tmp_path / "mutants" / "benchmark" / "task").mkdir(parents=True)
+    codes = {"benchmark.task.dsp.x_a__mutmut_1": 1, "benchmark.task.dsp.x_a__mutmut_2": 36,  # killed, time-out
+             "benchmark.task.dsp.x_a__mutmut_3": 0, "benchmark.task.dsp.x_a__mutmut_4": 0,  # survived (4 is equivalent)
+             "benchmark.task.dsp.x_a__mutmut_5": 33, "benchmark.task.dsp.x_a__mutmut_6": None}  # no tests, not checked
+    (tmp_path / "mutants/benchmark/task/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     monkeypatch.setattr(run, "ROOT", tmp_path)
-    monkeypatch.setattr(run, "equivalent", lambda: {"benchmark.dsp.x_a__mutmut_4": "because"})
+    monkeypatch.setattr(run, "equivalent", lambda: {"benchmark.task.dsp.x_a__mutmut_4": "because"})
     s = run.score("dsp")
     assert (s["mutants"], s["equivalent"], s["killed"], s["survived"], s["no tests"], s["not checked"]) == \
         (6, 1, 2, 1, 1, 1)
-    assert s["score"] == 40.0 and s["survivors"] == ["benchmark.dsp.x_a__mutmut_3"]
-    assert s["untested"] == ["benchmark.dsp.x_a__mutmut_5"]
+    assert s["score"] == 40.0 and s["survivors"] == ["benchmark.task.dsp.x_a__mutmut_3"]
+    assert s["untested"] == ["benchmark.task.dsp.x_a__mutmut_5"]
     # one sample's mutants only (a name without a verdict is not checked)
-    one = run.score("dsp", [f"benchmark.dsp.x_a__mutmut_{i}" for i in (1, 3, 9)])
+    one = run.score("dsp", [f"benchmark.task.dsp.x_a__mutmut_{i}" for i in (1, 3, 9)])
     assert (one["mutants"], one["killed"], one["survived"], one["not checked"], one["checked"]) == (3, 1, 1, 1, 2)
     # over the 4 checked non-equivalent mutants (the estimate of a sampled run): 2 killed
     assert s["checked"] == 4 and s["checked score"] == 50.0
@@ -119,19 +119,19 @@ def test_unknown_modules_and_bad_options_exit_2(run, capsys):
 
 
 def test_the_child_runs_mutmut_with_the_asked_workers_and_one_openmp_thread(run):
-    child = run.CHILD.format(only=["benchmark/dsp.py"], tests=["tests/test_dsp.py"], names=[], jobs=2, extra={})
-    assert '"--max-children", "2"' in child and "cfg.only_mutate = ['benchmark/dsp.py']" in child
+    child = run.CHILD.format(only=["benchmark/task/dsp.py"], tests=["tests/test_dsp.py"], names=[], jobs=2, extra={})
+    assert '"--max-children", "2"' in child and "cfg.only_mutate = ['benchmark/task/dsp.py']" in child
     env = run._child_env()
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
 
 
 def test_fresh_imports_empties_project_caches_only(monkeypatch):
-    from benchmark import results
+    from benchmark.scoring import results
 
     fresh = _load("fresh_imports")
     results.schema()
     assert results.schema.cache_info().currsize == 1
-    monkeypatch.setitem(sys.modules, "benchmark.results", results)
+    monkeypatch.setitem(sys.modules, "benchmark.scoring.results", results)
     third_party = __import__("functools").lru_cache(maxsize=None)(lambda: 1)
     third_party()
     fresh._clear_project_caches()
@@ -152,8 +152,8 @@ def test_child_process_tests_exist_and_are_added_to_mutmuts_stats(run, monkeypat
             assert f"def {test}(" in (ROOT / path).read_text(), test_id
     files, tests = run.MODULES["evaluate"]
     extra = run.child_tests(files, tests)
-    assert extra == {k: v for k, v in run.CHILD_PROCESS_TESTS.items() if k.startswith("benchmark.evaluate.")}
-    assert set(run.child_tests(*run.MODULES["metrics"])) == {"benchmark.metrics._pocketfft.x__load_direct"}
+    assert extra == {k: v for k, v in run.CHILD_PROCESS_TESTS.items() if k.startswith("benchmark.scoring.evaluate.")}
+    assert set(run.child_tests(*run.MODULES["metrics"])) == {"benchmark.scoring.metrics._pocketfft.x__load_direct"}
     assert run.child_tests(files, ["tests/test_evaluate_integration.py"]) == {}  # tests outside the selection
     assert run.child_tests(run.MODULES["dsp"][0], run.MODULES["dsp"][1]) == {}
     # the child's patch: after mutmut's own stats, the child-process tests are associated with their functions
@@ -162,13 +162,13 @@ def test_child_process_tests_exist_and_are_added_to_mutmuts_stats(run, monkeypat
     state = MutmutState()
     monkeypatch.setattr(mm, "state", lambda: state)
     monkeypatch.setattr(mm, "collect_or_load_stats", lambda runner, **kw: state.tests_by_mangled_function_name[
-        "benchmark.evaluate.x_plan"].add("tests/test_evaluate.py::test_x"))
+        "benchmark.scoring.evaluate.x_plan"].add("tests/test_evaluate.py::test_x"))
     monkeypatch.setattr("mutmut.configuration._load_config", lambda: SimpleNamespace())
     import mutmut.configuration as mc
     monkeypatch.setattr(mc, "_config", getattr(mc, "_config", None), raising=False)  # restored after the exec
     exec(code, {})
     mm.collect_or_load_stats(None)
-    assert state.tests_by_mangled_function_name["benchmark.evaluate.x_plan"] == {"tests/test_evaluate.py::test_x"}
+    assert state.tests_by_mangled_function_name["benchmark.scoring.evaluate.x_plan"] == {"tests/test_evaluate.py::test_x"}
     for function, ids in extra.items():
         assert state.tests_by_mangled_function_name[function] == set(ids)
 
@@ -216,9 +216,9 @@ def test_make_mutation_passes_modules_workers_and_the_sample_on():
 
 
 def test_scores_of_a_sample_print_its_wilson_interval(run, tmp_path, monkeypatch, capsys):
-    (tmp_path / "mutants" / "benchmark").mkdir(parents=True)
-    codes = {f"benchmark.dsp.x_a__mutmut_{i}": (0 if i == 1 else 1) for i in range(1, 21)}  # 19 of 20 killed
-    (tmp_path / "mutants/benchmark/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    (tmp_path / "mutants" / "benchmark" / "task").mkdir(parents=True)
+    codes = {f"benchmark.task.dsp.x_a__mutmut_{i}": (0 if i == 1 else 1) for i in range(1, 21)}  # 19 of 20 killed
+    (tmp_path / "mutants/benchmark/task/dsp.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     monkeypatch.setattr(run, "ROOT", tmp_path)
     monkeypatch.setattr(run, "equivalent", lambda: {})
     monkeypatch.setattr(run, "sample", lambda files, n, seed: sorted(codes)[:n])

@@ -1,4 +1,4 @@
-"""Pinned numeric code paths (benchmark/numerics.py): what is set, when, and that the CLI really runs with them."""
+"""Pinned numeric code paths (benchmark/base/numerics.py): what is set, when, and that the CLI really runs with them."""
 
 import json
 import os
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import numerics, numerics_probe
+from benchmark.base import numerics
+from benchmark.scoring import numerics_probe
 
 
 def test_plan_sets_every_pin_in_an_empty_environment():

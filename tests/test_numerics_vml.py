@@ -18,13 +18,13 @@ TOOL = Path(__file__).parent / "tools" / "vml_trace.c"
 CHILD = r"""
 import sys, tempfile
 from pathlib import Path
-from benchmark import numerics
+from benchmark.base import numerics
 numerics.pin()
 import numpy as np
 import torch
 torch.set_num_threads(1)
 from benchmark.gate import golden
-from benchmark.metrics import bss, mfcc
+from benchmark.scoring.metrics import bss, mfcc
 what = sys.argv[1]
 if what == "metrics":
     rng = np.random.default_rng(0)

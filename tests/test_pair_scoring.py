@@ -19,13 +19,13 @@ import soundfile as sf
 
 from baselines.base import System
 from baselines.identity import IdentitySystem
-from benchmark import evaluate as ev
-from benchmark import results as res
-from benchmark import tables
-from benchmark.constants import SOURCES, SR
-from benchmark.metrics import bss_eval_track, to_museval_json
-from benchmark.provenance import array_sha256
-from benchmark.testset import TestSet, TestSetIntegrityError, build, pcm16_sum
+from benchmark.scoring import evaluate as ev
+from benchmark.scoring import results as res
+from benchmark.reporting import tables
+from benchmark.base.constants import SOURCES, SR
+from benchmark.scoring.metrics import bss_eval_track, to_museval_json
+from benchmark.base.provenance import array_sha256
+from benchmark.task.testset import TestSet, TestSetIntegrityError, build, pcm16_sum
 
 SECONDS = 3
 TOL_DB = 0.01  # fast vs museval, after museval's 5-decimal quantisation (as tests/metrics)
@@ -280,7 +280,7 @@ def test_old_results_without_scoring_read_as_joint_and_bad_values_are_refused(ts
 def test_cli_flags(tmp_path):
     import argparse
 
-    from benchmark.commands import evaluate as cmd
+    from benchmark.cli import evaluate as cmd
 
     p = argparse.ArgumentParser()
     cmd.add_arguments(p)

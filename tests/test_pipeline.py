@@ -1,4 +1,4 @@
-"""dvc.yaml: every stage depends on the code its command runs (issue 14), so a change of that code re-runs it."""
+"""dvc.yaml: every stage depends on the code its command runs, so a change of that code re-runs it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_PACKAGES = ("benchmark", "models", "baselines")
-#: package files without code that can change an output (empty, a docstring, the CLI's error printer)
-NO_OUTPUT_CODE = {"benchmark/__init__.py", "benchmark/data/__init__.py", "benchmark/commands/__init__.py"}
+#: package files without code that can change an output (empty or a docstring)
+NO_OUTPUT_CODE = {"benchmark/__init__.py", "benchmark/data/__init__.py", "benchmark/base/__init__.py",
+                  "benchmark/task/__init__.py", "benchmark/scoring/__init__.py", "benchmark/reporting/__init__.py"}
 #: modules a stage's command imports only on a path the stage does not take
 NOT_ON_THE_STAGE_PATH = {
     "evaluate-baseline": ("models/",),  # `evaluate --system NAME`: the models load only for --model/--checkpoint
@@ -85,26 +86,26 @@ def test_every_stage_depends_on_the_numerics_pins():
     assert {"data", "testset", "train-dedicated", "train-amss", "evaluate-amss", "evaluate-baseline", "report"} <= \
         set(stages)
     for name, stage in stages.items():
-        assert "benchmark/numerics.py" in _deps(stage), name
+        assert "benchmark/base/numerics.py" in _deps(stage), name
 
 
 @pytest.mark.parametrize("name", ["evaluate-dedicated", "evaluate-dedicated-vocals", "evaluate-separation",
                                   "evaluate-amss", "evaluate-baseline"])
 def test_evaluate_stages_list_the_modules_of_amss_bench_evaluate(name):
     deps = _deps(_stages()[name])
-    for path in ("benchmark/commands/evaluate.py", "benchmark/evaluate.py", "benchmark/results.py",
-                 "benchmark/aggregate.py", "benchmark/aml.py", "benchmark/data/dataset.py", "benchmark/numerics.py",
-                 "benchmark/testset.py", "benchmark/tasks.py", "benchmark/dsp.py", "benchmark/provenance.py",
-                 "benchmark/audio.py", "benchmark/metrics", "baselines", "${testset.out}/manifest.json"):
+    for path in ("benchmark/cli/evaluate.py", "benchmark/scoring/evaluate.py", "benchmark/scoring/results.py",
+                 "benchmark/scoring/aggregate.py", "benchmark/task/aml.py", "benchmark/data/dataset.py", "benchmark/base/numerics.py",
+                 "benchmark/task/testset.py", "benchmark/task/tasks.py", "benchmark/task/dsp.py", "benchmark/base/provenance.py",
+                 "benchmark/base/audio.py", "benchmark/scoring/metrics", "baselines", "${testset.out}/manifest.json"):
         assert path in deps, f"{name}: {path}"
     assert ("models" in deps) == (name != "evaluate-baseline")
 
 
 def test_report_stage_lists_its_modules_and_the_test_set():
     deps = _deps(_stages()["report"])
-    for path in ("results/${profile}", "${testset.out}/manifest.json", "benchmark/commands/report.py",
-                 "benchmark/report.py", "benchmark/aggregate.py", "benchmark/results.py", "benchmark/testset.py",
-                 "benchmark/tasks.py", "benchmark/numerics.py"):
+    for path in ("results/${profile}", "${testset.out}/manifest.json", "benchmark/cli/report.py",
+                 "benchmark/reporting/report.py", "benchmark/scoring/aggregate.py", "benchmark/scoring/results.py", "benchmark/task/testset.py",
+                 "benchmark/task/tasks.py", "benchmark/base/numerics.py"):
         assert path in deps, path
 
 
@@ -114,7 +115,7 @@ def test_stage_deps_cover_the_import_closure_of_its_command(name):
     is a dependency of the stage, itself or through a folder."""
     stage = _stages()[name]
     command = stage["cmd"].split()[1]  # amss-bench <command> ...
-    modules = _closure(f"benchmark/commands/{command}.py") - NO_OUTPUT_CODE
+    modules = _closure(f"benchmark/cli/{command}.py") - NO_OUTPUT_CODE
     skip = NOT_ON_THE_STAGE_PATH.get(name, ())
     missing = sorted(m for m in modules if not m.startswith(skip) and not _covered(m, _deps(stage)))
     assert not missing, f"{name}: dvc.yaml deps lack {missing}"

@@ -1,5 +1,5 @@
 """Every entry of the pan, volume and filter tables, and of the Table 5.3 task list, against protocol.md (§2.2, §2.3,
-§3.2), through the code path the test set uses (:func:`benchmark.dsp.make_pair`), not only the constants.
+§3.2), through the code path the test set uses (:func:`benchmark.task.dsp.make_pair`), not only the constants.
 
 The expected values are transcribed below; when the specification is reachable (``../shared/spec/protocol.md`` of a
 checkout, found from this file upwards) the transcription itself is checked against the tables in it."""
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import aml, dsp, tasks
-from benchmark.constants import SOURCES
+from benchmark.task import aml, dsp, tasks
+from benchmark.base.constants import SOURCES
 
 # protocol §2.2: (description template, left gain, right gain) on the per-sample channel mean m
 PAN = {"pan_left": ("pan {} to the left side", 0.8, 0.2), "pan_right": ("pan {} to the right side", 0.2, 0.8),

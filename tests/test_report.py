@@ -50,7 +50,7 @@ def test_report_tables_and_figures(results, capsys):
 def test_do_nothing_check_directions():
     import pandas as pd
 
-    from benchmark.report import do_nothing_check
+    from benchmark.reporting.report import do_nothing_check
 
     rows = []
     for label, sdr, mfcc, mae in (("identity", 1.0, 5.0, 0.1), ("good", 2.0, 4.0, 0.05), ("mixed", 3.0, 6.0, 0.05)):
@@ -79,7 +79,7 @@ def test_report_errors(tmp_path, results, capsys):
 
 
 def test_report_outputs_are_byte_reproducible(results):
-    """Issue 14: two reports of the same results (into two folders) are byte-identical — no date, host name, path or
+    """Two reports of the same results (into two folders) are byte-identical — no date, host name, path or
     matplotlib version (PNG text chunk) in summary.json, tables.md or the figures."""
     outs = [results / "repro-a", results / "repro-b" / "elsewhere"]
     for out in outs:

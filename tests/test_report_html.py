@@ -1,4 +1,4 @@
-"""The HTML report (benchmark/html.py, benchmark/figures.py, benchmark/listen.py; stages `listen` and `html`),
+"""The HTML report (benchmark/reporting/html.py, benchmark/reporting/figures.py, benchmark/reporting/listen.py; stages `listen` and `html`),
 checked in a real browser: headless Chromium loads the page built from the tiny fixture from disk."""
 
 import io
@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from benchmark import testset
+from benchmark.task import testset
 from benchmark.cli import main
 
 import chromium
@@ -172,7 +172,7 @@ def _cell(system, column, ours, paper, **extra):
 
 def test_table_figures_draw_computed_systems_only(monkeypatch):
     """A figure per table with a computed cell; bars = ours, diamonds = published, published-only rows not drawn."""
-    from benchmark import figures
+    from benchmark.reporting import figures
 
     drawn = []
     import matplotlib.axes
@@ -201,12 +201,12 @@ def test_table_figures_draw_computed_systems_only(monkeypatch):
 
 
 def test_a_figure_does_not_depend_on_what_was_drawn_before():
-    """Every figure is drawn under matplotlib's default style (benchmark.plotting.pristine): a seaborn theme or an
+    """Every figure is drawn under matplotlib's default style (benchmark.reporting.plotting.pristine): a seaborn theme or an
     rcParams change left by an earlier figure or test of the same process does not change its bytes."""
     import matplotlib
     import seaborn as sns
 
-    from benchmark.listen import spectrogram_png
+    from benchmark.reporting.listen import spectrogram_png
 
     audio = np.random.default_rng(0).standard_normal((44100, 2)).astype(np.float32) * 0.1
     before = spectrogram_png(audio, "noise")

@@ -1,11 +1,11 @@
-"""Figure 3.10 (benchmark/silence.py, `amss-bench silence`): an all-zero input through trained checkpoints."""
+"""Figure 3.10 (benchmark/reporting/silence.py, `amss-bench silence`): an all-zero input through trained checkpoints."""
 
 import json
 
 import numpy as np
 import pytest
 
-from benchmark import silence
+from benchmark.reporting import silence
 from benchmark.cli import main
 
 

@@ -1,4 +1,4 @@
-"""The thesis tables of the report (benchmark/tables.py, benchmark/paper.py): published numbers, golden cells,
+"""The thesis tables of the report (benchmark/reporting/tables.py, benchmark/reporting/paper.py): published numbers, golden cells,
 missing-cell reasons, the numerical floor, the headline metrics."""
 
 from collections import Counter
@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import aggregate, paper, tables
+from benchmark.scoring import aggregate
+from benchmark.reporting import paper, tables
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "paper-tables.md"
 #: printed numbers per published table (guards the verbatim copy against accidental edits)
@@ -40,7 +41,7 @@ def _per_track(values: dict) -> pd.DataFrame:
         if kind == "sdr":
             source = column = task[4:]
         else:
-            from benchmark.tasks import get_task
+            from benchmark.task.tasks import get_task
 
             source, column = get_task(task).source, get_task(task).column
         for i, v in enumerate(vals):

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from baselines.identity import IdentitySystem
-from benchmark import aggregate as agg
-from benchmark import results as res
-from benchmark.tasks import TASK_GROUPS, get_task
+from benchmark.scoring import aggregate as agg
+from benchmark.scoring import results as res
+from benchmark.task.tasks import TASK_GROUPS, get_task
 
 H = "a" * 64
 PROV = {"git_commit": None, "amss_bench_version": "0.1.0",
@@ -137,7 +137,7 @@ def test_broken_file_on_disk_is_rejected_with_its_path(tmp_path):
 def test_results_hold_no_wall_time_and_legacy_timing_is_ignored():
     a, b = sdr_doc(), sdr_doc()
     assert "timing" not in a and "timing" not in mfcc_doc()
-    # results written before issue 14 carry a timing block: still valid, ignored by comparison and resumption
+    # an older result file may carry a timing block: still valid, ignored by comparison and resumption
     b["timing"] = {"wall_time_s": 99.0, "estimate_s": 1.0, "metric_s": 2.0, "shared_with": 4}
     res.validate(b)
     assert res.comparable(a) == res.comparable(b) and res.resume_key(a) == res.resume_key(b)
@@ -289,8 +289,8 @@ def test_runs_are_grouped_by_label_and_averaged():
     assert doc["labels"] == ["m"] and doc["systems"] == ["m-seed1", "m-seed2"]
 
 
-# ------------------------------------------------------------------------------------------------ contracts (issue 13)
-# Written from reading the mutants of benchmark/results.py: messages, layout helpers, the resume key and the builders,
+# ------------------------------------------------------------------------------------------------ contracts
+# Written from reading the mutants of benchmark/scoring/results.py: messages, layout helpers, the resume key and the builders,
 # each against a value spelled out here (schema errors: jsonschema's own messages, listed in path order).
 
 def _schema_errors(doc):

@@ -1,17 +1,17 @@
-"""The AMSS test set: manifest, determinism, verified regeneration, `testset pair` (issue 2 §5)."""
+"""The AMSS test set: manifest, determinism, verified regeneration, `testset pair`."""
 
 import json
 
 import numpy as np
 import pytest
 
-from benchmark import dsp, testset
-from benchmark.audio import read_wav
+from benchmark.task import dsp, testset
+from benchmark.base.audio import read_wav
 from benchmark.cli import main
-from benchmark.constants import SOURCES
+from benchmark.base.constants import SOURCES
 from benchmark.data.dataset import open_dataset
-from benchmark.provenance import array_sha256
-from benchmark.tasks import EVAL_TASKS, get_task
+from benchmark.base.provenance import array_sha256
+from benchmark.task.tasks import EVAL_TASKS, get_task
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_task_registry_versions_and_mapping():
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# task_pair / query_pair / build / write_pair: what the mutation run of issue 13 showed untested. The expected values
+# task_pair / query_pair / build / write_pair: what a mutation run showed untested. The expected values
 # come from the stub's own arrays, the WAV files read with soundfile, or dsp.make_pair called with the mode spelled out.
 
 N_STUB = 4410  # 0.1 s: SoX on four stems of this length takes milliseconds
@@ -193,7 +193,7 @@ def test_query_pair_of_an_sdr_task_query_is_the_task_pair(query, stem):
 @pytest.mark.parametrize("query", ["increase the volume of bass", "pan vocals, drums to the left side"])
 def test_query_pair_uses_the_given_peak_mode_signed_by_default(query):
     """A task's own description (volume-up-bass) and a query that is no evaluation task, as text and parsed."""
-    from benchmark import aml
+    from benchmark.task import aml
 
     ds = _StubDataset()
     signed = dsp.make_pair(ds.stems_, aml.parse(query), peak_mode="signed")
@@ -259,7 +259,7 @@ PEAK_TASKS = ("sdr-vocals", "volume-down-vocals", "highpass-drums")
 def _write_peak_root(root):
     import soundfile as sf
 
-    from benchmark.constants import SR
+    from benchmark.base.constants import SR
 
     rng = np.random.default_rng(5)
     n = SR // 4
@@ -302,8 +302,8 @@ def _expected_pair(root, track, task_id, peak_mode):
 def test_build_writes_every_manifest_field(peak_root, tmp_path, caplog, peak_mode):
     import logging
 
-    from benchmark.provenance import environment
-    from benchmark.tasks import CHANGELOG, TASKS_SCHEMA
+    from benchmark.base.provenance import environment
+    from benchmark.task.tasks import CHANGELOG, TASKS_SCHEMA
 
     tasks = tuple(get_task(t) for t in PEAK_TASKS)
     with caplog.at_level(logging.INFO, logger="amss_bench.testset"):

@@ -150,8 +150,8 @@ def stale_stages(root: Path) -> list[str]:
 def machine_reproduces_numerics(root: Path) -> tuple[bool, str]:
     """Whether this machine's pipeline numeric paths hash like the reference machine's (the committed probe; MKL's
     vector-math entries, which the pipeline does not use, are left out)."""
-    from benchmark import numerics
-    from benchmark.numerics_probe import compare, describe, probe
+    from benchmark.base import numerics
+    from benchmark.scoring.numerics_probe import compare, describe, probe
 
     golden_path = root / PROBE_FILE
     if not golden_path.is_file():
@@ -245,8 +245,8 @@ def speed_section(root: Path, base_tree: Path, params: dict, opts: Options, prog
 
 # ---------------------------------------------------------------------------------------------------------- run
 def run(opts: Options, cwd: Path | None = None) -> tuple[int, dict]:
-    from benchmark import params as P
-    from benchmark.audio import atomic_write
+    from benchmark.base import params as P
+    from benchmark.base.audio import atomic_write
     from benchmark.gate import report
 
     root = repo_root(cwd or Path.cwd())

@@ -155,7 +155,7 @@ def document(models: dict, training: dict | None = None) -> dict:
 
 
 def write(path: str | Path, models: dict, training: dict | None = None) -> Path:
-    from benchmark.audio import atomic_write
+    from benchmark.base.audio import atomic_write
 
     path = Path(path)
     with atomic_write(path, "w") as fh:

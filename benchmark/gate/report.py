@@ -6,7 +6,7 @@ whose outputs changed, speed ratios — and collapsed ``<details>`` sections for
 
 from __future__ import annotations
 
-from benchmark import metricinfo
+from benchmark.scoring import metricinfo
 
 MAX_ROWS = 60   # per table in the visible part; the JSON always carries everything
 

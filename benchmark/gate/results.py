@@ -31,7 +31,7 @@ import fnmatch
 import math
 from dataclasses import dataclass, field
 
-from benchmark import metricinfo
+from benchmark.scoring import metricinfo
 
 FAILING = ("regressed", "missing", "moved")
 STATUSES = ("regressed", "moved", "missing", "improved", "within tolerance", "new", "redefined", "floor",
@@ -193,7 +193,7 @@ def compare(base: dict, head: dict, policy: Policy) -> Comparison:
             doc_issue("testset", msg + ": the test pairs changed without a task-version bump")
     if base.get("sdr_backend") != head.get("sdr_backend"):
         doc_issue("backend", f"SDR back-end changed: {base.get('sdr_backend')} → {head.get('sdr_backend')}")
-    if base.get("sdr_scoring", ["joint"]) != head.get("sdr_scoring", ["joint"]):  # absent: written before issue 9
+    if base.get("sdr_scoring", ["joint"]) != head.get("sdr_scoring", ["joint"]):  # absent: joint
         doc_issue("backend", f"SDR scoring changed: {base.get('sdr_scoring')} → {head.get('sdr_scoring')}")
 
     b_cells, h_cells = _cells_of(base, "base summary"), _cells_of(head, "head summary")

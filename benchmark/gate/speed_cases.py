@@ -59,7 +59,7 @@ def _stems(seconds: float, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.benchmark(group="gate: BSS-Eval fast back-end, 150 s, 4 stereo targets")
 def test_speed_bss_fast(benchmark):
-    from benchmark.metrics import bss
+    from benchmark.scoring.metrics import bss
 
     stems = _stems(BSS_SECONDS)
     rng = np.random.default_rng(1)
@@ -107,7 +107,7 @@ def test_speed_train_step(benchmark, name):
 @pytest.mark.benchmark(group="gate: test-set pair generation (SoX), 12 s")
 @pytest.mark.parametrize("task_id", PAIR_TASKS)
 def test_speed_pair(benchmark, task_id):
-    from benchmark import tasks, testset
+    from benchmark.task import tasks, testset
 
     stems = _stems(12.0, seed=2)
     mixture = stems.sum(axis=0)

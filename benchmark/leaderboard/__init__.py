@@ -1,4 +1,4 @@
-"""The leaderboard (issue 11): submit a system as estimates or as code; the suite validates the submission to the
+"""The leaderboard: submit a system as estimates or as code; the suite validates the submission to the
 last byte and recomputes every score itself; the thesis systems and the baselines are always on the board.
 
 Modules: :mod:`.export` (the test inputs a submitter runs on), :mod:`.meta` (``submission.yaml``),

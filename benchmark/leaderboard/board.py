@@ -1,6 +1,6 @@
 """The leaderboard: one row per system — the thesis models and the baselines (from the committed aggregated results,
 ``reports/<profile>/summary.json``) and every entry under ``submissions/`` (scored again by the suite) — written as
-``leaderboard.md``, ``leaderboard.html`` (the same tables as a self-contained page, :func:`benchmark.htmlpage.
+``leaderboard.md``, ``leaderboard.html`` (the same tables as a self-contained page, :func:`benchmark.reporting.htmlpage.
 standalone_page`) and ``leaderboard.json`` (+ ``entries/<name>.json``, the full recomputed summary of each entry).
 
 Columns (thesis conventions, docs/evaluation.md): SDR of the four separation tasks and their AVG (museval v4,
@@ -23,10 +23,10 @@ import json
 import math
 from pathlib import Path
 
-from benchmark import metricinfo
-from benchmark.audio import atomic_write, write_json
-from benchmark.htmlpage import standalone_page
-from benchmark.tasks import get_task
+from benchmark.scoring import metricinfo
+from benchmark.base.audio import atomic_write, write_json
+from benchmark.reporting.htmlpage import standalone_page
+from benchmark.task.tasks import get_task
 
 BOARD_VERSION = 1
 BASELINES = ("identity", "oracle", "dsp-mixture", "separate-then-dsp")

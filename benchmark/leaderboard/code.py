@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from baselines.base import System, SystemConfigError
-from benchmark.provenance import json_sha256
+from benchmark.base.provenance import json_sha256
 
 GROUP = "amss_bench.systems"
 
@@ -119,8 +119,8 @@ def _worker(conn, target: str, search_path: str | None, memory_mb: int | None) -
     except BaseException:  # noqa: BLE001
         conn.send(("error", traceback.format_exc(limit=6)))
         return
-    from benchmark import dsp
-    from benchmark.tasks import get_task
+    from benchmark.task import dsp
+    from benchmark.task.tasks import get_task
 
     while True:
         try:

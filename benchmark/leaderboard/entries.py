@@ -12,7 +12,7 @@ An entry is a folder ``submissions/<name>/``:
   submission that is not an installed package).
 
 Scores are never taken from the submitter: the suite evaluates the estimates (or runs the code) with
-:func:`benchmark.evaluate.evaluate` and aggregates with :mod:`benchmark.aggregate`, exactly as for the thesis systems.
+:func:`benchmark.scoring.evaluate.evaluate` and aggregates with :mod:`benchmark.scoring.aggregate`, exactly as for the thesis systems.
 Submitting is all-or-nothing: everything happens in a temporary folder beside ``submissions/<name>`` that is moved
 into place with one ``os.replace`` after validation and scoring succeeded; a refused submission leaves no trace.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmark import metricinfo
+from benchmark.scoring import metricinfo
 from benchmark.leaderboard import SubmissionError
 from benchmark.leaderboard import estimates as est
 from benchmark.leaderboard import meta as meta_mod
@@ -65,7 +65,7 @@ def load_params(path: str | Path | None) -> dict:
 
 
 def task_ids(testset, group: str) -> list[str]:
-    from benchmark.tasks import get_task
+    from benchmark.task.tasks import get_task
 
     ids = testset.tasks()
     if group == "all":
@@ -101,10 +101,10 @@ def tree_sha256(folder: Path) -> str:
 
 def score(system, testset, tids, *, backend: str, workers: int = 1) -> tuple[dict, list[dict]]:
     """Evaluate ``system`` on the tasks ``tids`` of ``testset`` in a temporary folder with the suite's own code;
-    returns (the summary document of :func:`benchmark.aggregate.summary_document`, the result documents)."""
-    from benchmark import results as res
-    from benchmark.aggregate import aggregate_results, summary_document
-    from benchmark.evaluate import evaluate
+    returns (the summary document of :func:`benchmark.scoring.aggregate.summary_document`, the result documents)."""
+    from benchmark.scoring import results as res
+    from benchmark.scoring.aggregate import aggregate_results, summary_document
+    from benchmark.scoring.evaluate import evaluate
 
     with tempfile.TemporaryDirectory(prefix="amss-lb-score-") as tmp:
         evaluate(system, testset, tmp, tasks=",".join(tids), backend=backend, workers=workers, progress=False,
@@ -118,7 +118,7 @@ def oracle_problems(docs: list[dict], declared: bool, where: str) -> list[str]:
     """A system that says it does not read the targets must not return them (bit for bit, or at the BSS floor)."""
     if declared:
         return []
-    from benchmark import results as res
+    from benchmark.scoring import results as res
 
     hits = []
     for d in docs:
@@ -153,7 +153,7 @@ def _now() -> str:
 
 
 def _suite() -> dict:
-    from benchmark.provenance import git_commit
+    from benchmark.base.provenance import git_commit
 
     try:
         import importlib.metadata

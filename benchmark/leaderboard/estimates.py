@@ -36,7 +36,7 @@ def check_folder(folder: str | Path, testset, task_ids, *, shown_as: str | None 
     """Every problem of an estimates folder (empty list: valid). ``shown_as`` replaces the folder in messages."""
     import soundfile as sf
 
-    from benchmark.tasks import get_task
+    from benchmark.task.tasks import get_task
 
     folder = Path(folder)
     shown = shown_as or str(folder)

@@ -1,4 +1,4 @@
-"""``submission.yaml``: the metadata of a submission, validated against ``benchmark/schemas/submission.schema.json``
+"""``submission.yaml``: the metadata of a submission, validated against ``benchmark/leaderboard/schemas/submission.schema.json``
 (JSON Schema draft 2020-12; unknown fields rejected). Every error names the file and the field."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import yaml
 
 from benchmark.leaderboard import SubmissionError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "submission.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "submission.schema.json"
 META = "submission.yaml"
 
 

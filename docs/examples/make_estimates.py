@@ -36,8 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("out", type=Path, help="estimates folder to write")
     ap.add_argument("--system", default="dsp-mixture", help="identity | dsp-mixture | module:factory")
     args = ap.parse_args(argv)
-    from benchmark import dsp
-    from benchmark.tasks import get_task
+    from benchmark.task import dsp
+    from benchmark.task.tasks import get_task
 
     queries = json.loads((args.inputs / "queries.json").read_text())
     info = json.loads((args.inputs / "testset.json").read_text())

@@ -1,6 +1,6 @@
 """Training every model of the thesis tables (models.md §4; protocol.md §2.5).
 
-* :mod:`models.training.recipes` — recipe per family × profile (``recipe_for``), overridable from ``params.yaml``.
+* :mod:`models.recipes` — recipe per family × profile (``recipe_for``), overridable from ``params.yaml``.
 * :mod:`models.training.data` — on-the-fly remix augmentation, AMSS triples (corrected Algorithm 1), keyed
   deterministic items, step batch sampler, validation set.
 * :mod:`models.training.trainer` — :class:`Trainer` / :func:`train`: resumable, deterministic on CPU, mixed precision,
@@ -11,7 +11,7 @@
 See ``docs/training.md``.
 """
 
-from .recipes import FAMILIES, RECIPES, family_of, recipe_for
+from models.recipes import FAMILIES, RECIPES, family_of, recipe_for
 from .trainer import Trainer, TrainingError, TrainResult, train
 
 __all__ = ["FAMILIES", "RECIPES", "Trainer", "TrainResult", "TrainingError", "family_of", "recipe_for", "train"]

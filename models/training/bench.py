@@ -145,7 +145,7 @@ def main(argv=None) -> int:
             print(f"{name:22s} {mode:18s} {batch:5d} {r['segment']:8d} {r['steps_per_s']:8.3f} "
                   f"{r['samples_per_s']:9.2f} {r['warmup_s']:8.1f}", flush=True)
     if args.json:
-        from benchmark.audio import write_json
+        from benchmark.base.audio import write_json
 
         write_json(args.json, {"environment": env, "results": rows,
                                "command": "python -m models.training.bench " + " ".join(argv or sys.argv[1:])})

@@ -8,10 +8,10 @@ No gain scaling, channel swap or polarity flip.
 
 * ``kind="dedicated"``: input = sum of the four segments, target = the fixed source's segment.
 * ``kind="conditioned"``: the target index is uniform over the four sources; condition = that index.
-* ``kind="amss"``: corrected Algorithm 1 on the four segments: a seeded :class:`benchmark.aml.Sampler`
+* ``kind="amss"``: corrected Algorithm 1 on the four segments: a seeded :class:`benchmark.task.aml.Sampler`
   (generator uniform over the task set — 87 for ``task2``, 14 for ``task1`` — then description uniform),
-  :func:`benchmark.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
-  condition = the description's token ids (:func:`benchmark.aml.encode`).
+  :func:`benchmark.task.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
+  condition = the description's token ids (:func:`benchmark.task.aml.encode`).
 
 Determinism: an item is addressed by the key ``(epoch, index)`` and all of its randomness comes from
 ``numpy.random.SeedSequence([seed, STREAM_TRAIN, epoch, index])``. It is therefore a pure function of
@@ -54,8 +54,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from benchmark import aml, dsp
-from benchmark.constants import SOURCES, SR
+from benchmark.task import aml, dsp
+from benchmark.base.constants import SOURCES, SR
 
 log = logging.getLogger("amss_bench.training.data")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark import params as bparams
+from benchmark.base import params as bparams
 
 #: the ``word_embeddings`` label of a run trained without GloVe
 RANDOM = {"init": "random", "glove": bparams.GLOVE_NONE}

@@ -40,11 +40,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.audio import atomic_write, write_json
-from benchmark.params import ParamsError
+from benchmark.base.audio import atomic_write, write_json
+from benchmark.base.params import ParamsError
 
 from . import data as tdata
-from . import distributed, glove, recipes
+from . import distributed, glove
+from models import recipes
 
 log = logging.getLogger("amss_bench.training")
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from benchmark.metrics import bss
+from benchmark.scoring.metrics import bss
 
 SR = 44100
 TARGETS = ("vocals", "drums", "bass", "other")

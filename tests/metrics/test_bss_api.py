@@ -10,7 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from benchmark.metrics import bss, frame_medians, global_sdr, to_museval_json
+from benchmark.scoring.metrics import bss, frame_medians, global_sdr, to_museval_json
 
 SR = 44100
 
@@ -262,7 +262,7 @@ def test_fft_workers_do_not_change_a_bit(backend, monkeypatch):
     """The CLI runs the FFTs with one pocketfft worker per CPU; the raw (unquantised) values must be bit-identical to
     one worker's, so the command's numbers do not depend on the machine's core count. The workers must really be
     used (the count reaches pocketfft)."""
-    from benchmark.metrics import _pocketfft
+    from benchmark.scoring.metrics import _pocketfft
 
     refs, ests = _pair(seconds=3.2, targets=("vocals", "drums", "bass"))
     seen = set()

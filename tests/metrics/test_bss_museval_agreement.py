@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from benchmark.metrics import bss
+from benchmark.scoring.metrics import bss
 
 SR = 44100
 TARGETS = ("vocals", "drums", "bass", "other")
 TOL_DB = 0.01  # acceptance: |Δ| ≤ 0.01 dB on every frame, after museval's 5-decimal quantisation
 
-pytestmark = pytest.mark.filterwarnings("error::benchmark.metrics.bss.NearSingularWarning")
+pytestmark = pytest.mark.filterwarnings("error::benchmark.scoring.metrics.bss.NearSingularWarning")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_silent_channel_matches_museval():
     assert max(_compare(ref_raw, raw).values()) < 1e-6
 
 
-@pytest.mark.filterwarnings("default::benchmark.metrics.bss.NearSingularWarning")
+@pytest.mark.filterwarnings("default::benchmark.scoring.metrics.bss.NearSingularWarning")
 def test_singular_references_give_a_stable_projection():
     """An exactly mono reference (L == R) makes the Gram matrix singular. museval's ISR/SIR/SAR then depend on
     rounding (they move by dB when the references are rounded to float32); the fast back-end warns and returns the

@@ -1,4 +1,4 @@
-"""``metrics`` CLI group (benchmark/commands/metrics.py), driven through ``register`` on a fresh parser."""
+"""``metrics`` CLI group (benchmark/cli/metrics.py), driven through ``register`` on a fresh parser."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark.commands import metrics as cmd
+from benchmark.cli import metrics as cmd
 
 SR = 44100
 
@@ -49,7 +49,7 @@ def test_bss_prints_museval_json_and_medians(track, capsys, backend):
     assert set(doc["medians"]["vocals"]) == ({"SDR"} if backend == "sdr-only" else {"SDR", "ISR", "SIR", "SAR"})
     # the numbers are BSS-Eval's on the files as read, references and estimates in that order (a window such as
     # 15-25 dB would also accept a swapped call)
-    from benchmark.metrics import bss_eval_track, frame_medians
+    from benchmark.scoring.metrics import bss_eval_track, frame_medians
 
     refs = {t: sf.read(track / "ref" / f"{t}.wav", dtype="float64", always_2d=True)[0] for t in ("drums", "vocals")}
     ests = {t: sf.read(track / "est" / f"{t}.wav", dtype="float64", always_2d=True)[0] for t in ("drums", "vocals")}
@@ -196,7 +196,7 @@ def test_exact32_read_of_8_bit_signed_aiff(tmp_path):
 def test_bss_command_equals_the_library_on_float64_input(pcm16_track, capsys, backend):
     """The CLI reads 16-bit stems as float32; its JSON must be exactly what the library gives for the float64 read
     (bit-identical values, not just close), silent frames and padding included."""
-    from benchmark.metrics import bss
+    from benchmark.scoring.metrics import bss
 
     rc, out, err = _run(["metrics", "bss", "--reference", str(pcm16_track / "ref"), "--estimate",
                          str(pcm16_track / "est"), "--backend", backend], capsys)
@@ -296,7 +296,7 @@ def test_prefetch_imports_in_the_background_and_stops_at_a_missing_module():
 def test_bss_threads_option_reaches_the_fft_workers(track, capsys, monkeypatch):
     """--threads sets the FFT workers of the library call (default: one per CPU this process may use); a count
     below 1 is refused by the parser (exit 2) with the offending value named."""
-    from benchmark.metrics import bss
+    from benchmark.scoring.metrics import bss
 
     calls = []
     real = bss.bss_eval_track

@@ -1,4 +1,4 @@
-"""benchmark.metrics._pocketfft: SciPy's pocketfft binding without ``import scipy.fft``, bit-identical to it."""
+"""benchmark.scoring.metrics._pocketfft: SciPy's pocketfft binding without ``import scipy.fft``, bit-identical to it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from benchmark.metrics import _pocketfft
+from benchmark.scoring.metrics import _pocketfft
 
 
 def test_binding_is_scipys_module():
@@ -49,7 +49,7 @@ def test_irfft_is_bit_identical_to_scipy(n, axis):
 _FRESH = r"""
 import json, sys
 import numpy as np
-from benchmark.metrics import _pocketfft
+from benchmark.scoring.metrics import _pocketfft
 b = _pocketfft.binding()
 before = sorted(m for m in sys.modules if m.startswith("scipy"))
 x = np.random.default_rng(0).standard_normal((2, 300))

@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import pytest
 
-from benchmark.metrics import RMSE_MFCC_KEYS, rmse_mfcc
-from benchmark.metrics import mfcc as M
+from benchmark.scoring.metrics import RMSE_MFCC_KEYS, rmse_mfcc
+from benchmark.scoring.metrics import mfcc as M
 
 SR = 44100
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.metrics import measure_output, plot_silence, silence_measure
+from benchmark.scoring.metrics import measure_output, plot_silence, silence_measure
 
 SR = 44100
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from models import checkpoint, plugins, registry
-from models.training import recipes
+from models import recipes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ from torch import nn
 
 from models import registry
 from models.base import MUTE_ALL, AudioModel, parse_query
-from models.training import recipes
+from models import recipes
 
 
 class TinyGain(AudioModel):
@@ -135,7 +135,7 @@ def fake_dist(root: Path, dist: str, entry: str, module: str | None = None, code
 # ------------------------------------------------------------------------------------------- built-in entries
 
 def _prefix_family(name: str, family: str) -> str:
-    """The recipe family as models/training/recipes.py derived it from the name before the registry carried it."""
+    """The recipe family as models/recipes.py derived it from the name before the registry carried it."""
     if family == "amss":
         return "amss"
     if family == "conditioned":
@@ -202,9 +202,9 @@ def test_installed_plugin_is_listed_in_a_fresh_process(target, on_path):
 
 def test_installed_plugin_trains_and_its_checkpoint_evaluates(target, on_path, tiny_root, tmp_path):
     from baselines.model import ModelSystem
-    from benchmark import dsp
+    from benchmark.task import dsp
     from benchmark.cli import main
-    from benchmark.tasks import get_task
+    from benchmark.task.tasks import get_task
 
     on_path(target)
     rec = recipes.recipe_for("tiny-gain", "embedded", {"train": {"embedded": {"tiny": {"valid_batch": 1}}}})
@@ -229,7 +229,7 @@ def test_installed_plugin_trains_and_its_checkpoint_evaluates(target, on_path, t
     assert np.allclose(est, want, atol=1e-5)
 
     # `amss-bench evaluate` of the checkpoint, in two worker processes that find the package themselves
-    from benchmark.testset import TestSet, build
+    from benchmark.task.testset import TestSet, build
 
     build(tiny_root, tmp_path / "testset", progress=False)
     ts = TestSet.open(tmp_path / "testset")
@@ -261,7 +261,7 @@ def test_broken_entry_point_named_and_nothing_half_loaded(on_path, tmp_path, mon
 def test_clashing_entry_point_refused_and_undone(on_path, tmp_path):
     code = textwrap.dedent('''
         from models import registry
-        from models.training import recipes
+        from models import recipes
 
         def register():
             recipes.register_family("clash-fam", paper={}, embedded={})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark import aml
+from benchmark.task import aml
 from models import registry
 from models.base import UnsupportedQueryError
 

@@ -59,7 +59,7 @@ def test_autocast_keeps_transform_in_float32():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# What reading the mutants of models/stft.py showed untested (issue 13); expected values from torch.stft/istft
+# What reading the mutants of models/stft.py showed untested; expected values from torch.stft/istft
 # called here, or spelled out.
 
 def test_defaults_are_the_paper_front_end():

@@ -1,7 +1,7 @@
 """pytest plugin used by ``make mutation`` only (``-p tests.mutation.fresh_imports``, see tests/mutation/run.py).
 
 mutmut 3 forks every mutant's test process from a process that has already imported the project, so code that runs
-at import time (``EVAL_TASKS = _build()`` in benchmark/tasks.py, the AML generator tables in benchmark/aml.py,
+at import time (``EVAL_TASKS = _build()`` in benchmark/task/tasks.py, the AML generator tables in benchmark/task/aml.py,
 ``PAN_GAINS``-style constants) would never run mutated, and its mutants would "survive" untested. Before collection
 this plugin forgets the project's modules and the test modules, so that they are imported afresh — with the
 mutant under test active — in each mutant's process. Third-party modules (torch, numpy, librosa) stay loaded."""

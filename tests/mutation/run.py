@@ -6,7 +6,7 @@ single worker process (fits a 2-core machine next to other work). Not part of ``
     .venv/bin/python tests/mutation/run.py --jobs=2 results # two worker processes (an otherwise idle 2-core machine)
     .venv/bin/python tests/mutation/run.py --scores         # only print the scores of what has run
     .venv/bin/python tests/mutation/run.py --rerun-survivors dsp   # after adding tests: survivors and untested again
-    .venv/bin/python tests/mutation/run.py --show benchmark.dsp.x_pan__mutmut_3   # what a mutant changed
+    .venv/bin/python tests/mutation/run.py --show benchmark.task.dsp.x_pan__mutmut_3   # what a mutant changed
     .venv/bin/python tests/mutation/run.py --sample=100 evaluate   # a random sample of 100 mutants (seed 0)
 
 mutmut works on a copy of the project in ``mutants/`` (git-ignored) and keeps its verdicts there, so a second run
@@ -33,22 +33,22 @@ ROOT = Path(__file__).resolve().parents[2]
 #: module → (file(s) to mutate, test files that judge them). Test files are the ones that exercise the module
 #: directly; mutmut then runs, per mutant, only the tests that reached the mutated function.
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "tasks": (["benchmark/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
-    "dsp": (["benchmark/dsp.py"], ["tests/test_dsp.py", "tests/test_dsp_contracts.py", "tests/test_protocol_tables.py"]),
-    "aml": (["benchmark/aml.py"], ["tests/test_aml.py", "tests/test_aml_contracts.py",
+    "tasks": (["benchmark/task/tasks.py"], ["tests/test_protocol_tables.py", "tests/test_aml.py"]),
+    "dsp": (["benchmark/task/dsp.py"], ["tests/test_dsp.py", "tests/test_dsp_contracts.py", "tests/test_protocol_tables.py"]),
+    "aml": (["benchmark/task/aml.py"], ["tests/test_aml.py", "tests/test_aml_contracts.py",
                                 "tests/test_protocol_tables.py"]),
-    "aggregate": (["benchmark/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
+    "aggregate": (["benchmark/scoring/aggregate.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
                                             "tests/test_aggregate_documents.py"]),
-    "results": (["benchmark/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
+    "results": (["benchmark/scoring/results.py"], ["tests/test_results.py", "tests/test_aggregate_rules.py",
                                         "tests/test_metric_registry.py"]),
-    "testset": (["benchmark/testset.py"], ["tests/test_testset.py", "tests/test_pair_scoring.py"]),
+    "testset": (["benchmark/task/testset.py"], ["tests/test_testset.py", "tests/test_pair_scoring.py"]),
     "stft": (["models/stft.py"], ["tests/models/test_model_stft.py", "tests/models/test_model_gradients.py"]),
     "inference": (["models/inference.py"], ["tests/models/test_model_inference.py",
                                             "tests/models/test_model_inference_contracts.py"]),
-    "metrics": (["benchmark/metrics/*"], ["tests/metrics/test_bss_api.py", "tests/metrics/test_rmse_mfcc.py",
+    "metrics": (["benchmark/scoring/metrics/*"], ["tests/metrics/test_bss_api.py", "tests/metrics/test_rmse_mfcc.py",
                                           "tests/metrics/test_silence_measure.py", "tests/metrics/test_pocketfft.py",
                                           "tests/metrics/test_bss_museval_agreement.py"]),
-    "evaluate": (["benchmark/evaluate.py"], ["tests/test_evaluate_resources.py", "tests/test_evaluate.py",
+    "evaluate": (["benchmark/scoring/evaluate.py"], ["tests/test_evaluate_resources.py", "tests/test_evaluate.py",
                                             "tests/test_evaluate_integration.py"]),
 }
 
@@ -57,15 +57,15 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
 #: mutants "no tests" although these tests run them (the mutant is active in the children too: they inherit
 #: MUTANT_UNDER_TEST and import the mutated copy). mangled function name → the tests that run it.
 CHILD_PROCESS_TESTS: dict[str, list[str]] = {
-    "benchmark.evaluate.x__worker_init": [
+    "benchmark.scoring.evaluate.x__worker_init": [
         "tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
         "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers",
         "tests/test_evaluate.py::test_workers_read_the_stems_from_the_root_given_to_the_run"],
-    "benchmark.evaluate.x__worker_run": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
+    "benchmark.scoring.evaluate.x__worker_run": ["tests/test_evaluate.py::test_parallel_workers_give_the_same_results",
                                          "tests/test_evaluate.py::test_parent_process_computes_beside_its_workers"],
-    "benchmark.evaluate.x__wait_for_all": ["tests/test_evaluate.py::test_rank_sharding_with_two_processes"],
+    "benchmark.scoring.evaluate.x__wait_for_all": ["tests/test_evaluate.py::test_rank_sharding_with_two_processes"],
     # in the test process scipy.fft is imported already, so binding() never loads the extension directly
-    "benchmark.metrics._pocketfft.x__load_direct": [
+    "benchmark.scoring.metrics._pocketfft.x__load_direct": [
         "tests/metrics/test_pocketfft.py::test_direct_load_skips_scipy_fft_and_is_reused_by_it"],
 }
 
@@ -171,7 +171,7 @@ def score(module: str, names: list[str] | None = None) -> dict:
 
 
 def mutant_names(files: list[str]) -> list[str]:
-    """Every mutant mutmut makes of ``files`` (its full names, e.g. ``benchmark.dsp.x_pan__mutmut_3``), generated from
+    """Every mutant mutmut makes of ``files`` (its full names, e.g. ``benchmark.task.dsp.x_pan__mutmut_3``), generated from
     the source as mutmut generates them, sorted."""
     from mutmut.mutation.file_mutation import mutate_file_contents
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from benchmark import aml
-from benchmark import params as bparams
-from benchmark.report import systems_without_glove
+from benchmark.task import aml
+from benchmark.base import params as bparams
+from benchmark.reporting.report import systems_without_glove
 from models import registry
 from models.training import Trainer, TrainingError, train
 from models.training import glove as tglove
@@ -144,7 +144,7 @@ def test_label_helper():
 def test_train_command_refuses_and_names_the_params_file(tiny_root, tmp_path, capsys):
     import argparse
 
-    from benchmark.commands import train as cmd
+    from benchmark.cli import train as cmd
 
     p = tmp_path / "my-params.yaml"
     p.write_text(yaml.safe_dump({"profile": "paper", "seed": 1, "data": {"root": str(tiny_root),

@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from benchmark.commands import train as cmd
+from benchmark.cli import train as cmd
 
 
 def run(argv) -> int:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import aml, dsp
-from benchmark.constants import SOURCES
+from benchmark.task import aml, dsp
+from benchmark.base.constants import SOURCES
 from models.training import data as tdata
 
 SEG = 3968

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from models import checkpoint, registry
-from models.training import Trainer, TrainingError, recipes, train
+from models.training import Trainer, TrainingError, train
+from models import recipes
 
 #: tiny widths of the embedded architectures (fast on 2 CPU cores)
 TINY = dict(n_fft=256, hop_length=128, num_frame=32, channels=4, tfc_layers=2)
@@ -86,7 +87,7 @@ def test_outputs_and_metrics(reference_run):
 
 
 def test_retraining_rewrites_the_dvc_tracked_files_byte_for_byte(ds, tmp_path):
-    """Two runs with identical weights (issue 14): model.pt, config.json, summary.json and the metric CSVs are
+    """Two runs with identical weights: model.pt, config.json, summary.json and the metric CSVs are
     byte-identical; the wall time and throughput are in timing.json only; no file names its output folder."""
     rec = dict(max_steps=4, valid_every_steps=2, checkpoint_every_steps=None)
     runs = [tmp_path / "first", tmp_path / "second" / "elsewhere"]

@@ -8,11 +8,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmark import aml, dsp
-from benchmark.constants import SOURCES
+from benchmark.task import aml, dsp
+from benchmark.base.constants import SOURCES
 from benchmark.data.dataset import open_dataset
 from benchmark.data.tiny import make_root
-from models.training import Trainer, recipes
+from models.training import Trainer
+from models import recipes
 from models.training import data as tdata
 
 HOP, NF, MIN_TRIM = 128, 32, 512

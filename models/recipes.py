@@ -1,0 +1,333 @@
+"""Training recipes per model family and profile (models.md §4.2), with overrides from ``params.yaml``.
+
+A recipe is a flat dict of the keys in :data:`DEFAULTS`. :func:`recipe_for` resolves, in this order (later wins):
+
+1. :data:`DEFAULTS` (the common settings),
+2. ``RECIPES[family]["paper" | "embedded"]``, then ``MODEL_RECIPES[model][profile]`` (this module),
+3. ``params["train"][profile]["all"]``, ``params["train"][profile][family]`` and ``params["train"][profile][model]``
+   (``params.yaml``; a model section, e.g. ``amss-net-wo-smpocm: {max_steps: 1200}``, wins over its family's),
+4. explicit keyword overrides (CLI flags, tests).
+
+Unknown keys raise :class:`RecipeError` naming the key and where it came from.
+
+``batch_size`` is always the **effective** (global) batch: per-GPU batch × number of processes (models.md §4.2:
+"on one GPU, keep the effective batch"). Under ``torchrun`` each rank gets ``batch_size / world_size`` items.
+
+Families: ``u7`` (Table 3.1 methods, Table 3.5 r3, Table 4.1 dedicated), ``u17`` (Table 3.5), ``u9l``
+(Tables 3.6 / 3.7), ``cunet`` (Table 4.1), ``lasaft12`` (LaSAFT-GPoCM-Net_12), ``amss`` (Tables 5.2 / 5.3).
+Out-of-tree models add families with :func:`register_family`.
+
+Models are registered by family: the registry (which imports this module, never the other way round) calls
+:func:`register_model` for every entry, with its ``recipe_family``, its aliases and its own recipe keys
+(``registry.register(..., recipes=...)``); :func:`family_of` and :func:`recipe_for` read that table.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from . import plugins
+
+PROFILES = ("paper", "embedded")
+FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("none", "plateau", "cosine", "step")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+#: Every recipe key with its common default.
+DEFAULTS: dict = {
+    # optimisation
+    "optimizer": "adam",  # adam | rmsprop | sgd
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "grad_clip": None,  # max global grad norm, None = off (the references do not clip)
+    "schedule": "none",  # none | plateau (ReduceLROnPlateau on the validation L1) | cosine (to 0 at the last step)
+    #                      | step (lr × step_factor from step_at × total steps on)
+    "step_at": 0.75,
+    "step_factor": 0.1,
+    "plateau_factor": 0.5,
+    "plateau_patience_epochs": 50,
+    # data
+    "batch_size": 8,  # effective (global) batch
+    "segment": None,  # training window in samples; None = the model's window hop·(num_frame−1)
+    "epoch_items": None,  # items per epoch; None = the nominal epoch of models.md §4.1
+    "num_workers": 0,  # DataLoader worker processes per rank (the SoX effects run there when > 0)
+    "peak_mode": "signed",  # AMSS pair normalisation (protocol §2.5): signed (reference) | abs
+    "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
+    # length and stopping
+    "max_epochs": 1000,
+    "min_epochs": 0,  # no early stop before this epoch
+    "max_steps": None,  # hard cap on optimiser steps (overrides max_epochs when smaller)
+    "early_stop_patience": None,  # in validation checks; None = no early stopping
+    "min_delta": 0.0,
+    "keep_top_k": 3,
+    # validation (waveform L1 on fixed chunks of the valid split)
+    "valid_every_epochs": 1,  # None = no periodic validation (only valid_at_end)
+    "valid_every_steps": None,  # if set, validate every N steps instead of every N epochs
+    "valid_at_end": True,  # also validate after the last step (if that step was not a validation step)
+    "valid_tracks": None,  # at most this many valid tracks (None = all)
+    "valid_seconds": None,  # crop each valid track to its first N seconds (None = whole track)
+    "valid_queries": 8,  # AMSS, valid_scheme suite: descriptions per valid track (fixed, seeded)
+    "valid_scheme": "suite",  # AMSS: suite (seeded training descriptions, whole-track pairs) | reference (the 25/4
+    #                           default evaluation descriptions, each window edited and normalised on its own)
+    "valid_weighting": "entry",  # entry (L1 of the stitched track per entry) | window (L1 per window, the references')
+    "valid_batch": 4,
+    "valid_cache": "auto",  # keep the validation windows in memory between checks: auto (if < 512 MiB) | bool
+    # checkpoints and logging
+    "checkpoint_every_steps": None,  # besides every validation; None = only at validations and the end
+    "log_every_steps": 10,
+    # precision and speed
+    "precision": "auto",  # auto (fp16 + grad scaler on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+    "compile": False,  # torch.compile the network
+    "channels_last": False,  # channels-last memory format for the convolutions
+    "threads": None,  # torch CPU threads (None = torch's default)
+    "deterministic": True,  # cuDNN deterministic / no benchmark on GPU (CPU is deterministic anyway)
+    "find_unused_parameters": False,  # DDP option
+}
+
+_EMBEDDED_COMMON = dict(
+    lr=5e-3,
+    batch_size=8,
+    segment=4032,  # 16 frames of the embedded STFT (hop 256): 15·256; validation still uses the 128-frame windows
+    max_epochs=1000,  # the step budget (max_steps) decides
+    max_steps=200,
+    valid_every_steps=50,  # the best of the periodic validations is kept (keep_top_k 1)
+    valid_every_epochs=None,
+    valid_tracks=2,
+    valid_seconds=3.0,
+    valid_queries=8,
+    valid_batch=8,
+    keep_top_k=1,
+    log_every_steps=10,
+    precision="fp32",
+    early_stop_patience=None,
+    channels_last=True,  # 1.2-1.3x per step on CPU (docs/performance.md, "Training")
+    # one thread: bit-identical weights on any machine whatever its core count, and no OpenMP barrier stalls when
+    # another process shares the machine (2 threads ran 3x slower then, docs/performance.md "A busy machine"); the
+    # second core trains another stem (train --jobs) or evaluates another unit (evaluate --workers)
+    threads=1,
+)
+
+#: the references' validation (docs/fidelity.md §3): L1 per window, for every paper recipe
+_PAPER_VALID = dict(valid_weighting="window")
+_U7_PAPER = dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, valid_every_epochs=1,
+                 early_stop_patience=100, keep_top_k=3, num_workers=8, **_PAPER_VALID)
+
+#: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
+RECIPES: dict[str, dict[str, dict]] = {
+    # Ch.3 U7: Adam 1e-3 (README), no schedule, 16 × 4 GPUs, fp16, L1 validation, 1000–2000 epochs,
+    # early stop patience 100 epochs, top 3.
+    "u7": {
+        "paper": dict(_U7_PAPER),
+        "embedded": dict(_EMBEDDED_COMMON),
+    },
+    # Ch.3 U17: lr 5e-4 (thesis "5e-4–1e-3 by depth"), otherwise as U7.
+    "u17": {
+        "paper": dict(_U7_PAPER, lr=5e-4),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+    },
+    # Ch.3 large U9: Adam 1e-3, 24 × 4 GPUs, 2000–3000 epochs, patience 200.
+    "u9l": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=96, max_epochs=3000, valid_every_epochs=1,
+                      early_stop_patience=200, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=100),
+    },
+    # Ch.4 CUNets (2020 recipe): Adam 1e-3, no schedule, batch 8 on 1 GPU, >= 100 epochs, patience 50, top 3.
+    "cunet": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=8, max_epochs=1000, min_epochs=100,
+                      valid_every_epochs=1, early_stop_patience=50, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        # the CaC-direct CUNets sit at the silence level for their first 300-450 steps (docs/training.md)
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
+    },
+    # LaSAFT-GPoCM-Net_12: Adam 1e-4, plateau (×0.5, patience 50 epochs), 4 × 4 GPUs, early stop patience 10.
+    "lasaft12": {
+        "paper": dict(optimizer="adam", lr=1e-4, schedule="plateau", plateau_factor=0.5, plateau_patience_epochs=50,
+                      batch_size=16, max_epochs=1000, valid_every_epochs=1, early_stop_patience=10, keep_top_k=3,
+                      num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=600, valid_every_steps=150),
+    },
+    # Ch.5 AMSS-Net family: Adam 1e-4, no schedule, 4 × 4 GPUs, validation every 10 epochs, >= 100 epochs,
+    # early stop patience 40 validation checks, top 3.
+    "amss": {
+        "paper": dict(optimizer="adam", lr=1e-4, batch_size=16, max_epochs=2000, min_epochs=100,
+                      valid_every_epochs=10, early_stop_patience=40, keep_top_k=3, num_workers=8, valid_queries=8,
+                      valid_scheme="reference", **_PAPER_VALID),
+        # AMSS-Net must learn to pass most of the input through (62 of 87 generators are near-identity edits):
+        # measured, it overtakes the identity baseline between 300 and 400 steps (docs/training.md)
+        # 24 descriptions per valid track (48 entries): with 8 (16 entries) the identity comparison flipped with the
+        # draw of descriptions (docs/training.md)
+        # lr × 0.1 for the last quarter: 1.5-2.5 % lower validation L1 at the same 400 steps; gradient norm clipped at
+        # 0.1 (the references do not clip): another 0.5-2 % for AMSS-Net and w/o CSA (docs/training.md)
+        # 300 steps: 5 % below the identity needs >= 1 600 (docs/training.md); the budget goes where it buys signal
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=300, valid_every_steps=None, valid_queries=24, schedule="step",
+                         step_at=0.75, step_factor=0.1, grad_clip=0.1),
+    },
+}
+
+
+#: model -> profile -> recipe keys that differ from the model's family (applied after the family recipe).
+MODEL_RECIPES: dict[str, dict[str, dict]] = {
+    # task1 (separate/mute) is far from the identity; the lr drop and the clipping that help the task2 models slowed
+    # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps)
+    "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400)},
+    # the FiLM CUNets stay at the silence level through 600 steps at lr 1e-3, 2e-3 or 5e-3, and through 400 at 2e-2
+    # with clipping, and u9l-tfc-tdf (CaC output, bottleneck TDFs) at the silence level through 300 steps at
+    # lr 3e-4, 1e-3, 5e-3 or 64-frame segments (docs/training.md): the time goes to the models that learn
+    "cunet-film": {"embedded": dict(max_steps=60)},
+    "cunet-film-tdf": {"embedded": dict(max_steps=60)},
+    "cunet-film-lasaft": {"embedded": dict(max_steps=60)},
+    "u9l-tfc-tdf": {"embedded": dict(max_steps=60)},
+    # DCSE (CaC output) clears silence on vocals within 100 steps, and on the other stems not within 200
+    "u7-dcse": {"embedded": dict(max_steps=120)},
+}
+
+
+class RecipeError(ValueError):
+    """A recipe key or value is not valid (the message names the key and its origin)."""
+
+
+#: registry name or alias -> (registry name, recipe family), filled by the registry (:func:`register_model`)
+_MODELS: dict[str, tuple[str, str]] = {}
+
+
+def register_model(name: str, family: str, *, aliases: tuple[str, ...] = (), recipes: dict | None = None) -> None:
+    """Record a registry entry's recipe family (and its own recipe keys, ``{"embedded": {...}, "paper": {...}}``);
+    called by the registry for every model it holds."""
+    if family not in RECIPES:
+        raise RecipeError(f"model {name!r}: unknown recipe family {family!r}; known: {', '.join(RECIPES)}")
+    if recipes is not None:
+        register_model_recipes(name, recipes)
+    for n in (name, *aliases):
+        _MODELS[n] = (name, family)
+
+
+def unregister_model(name: str) -> None:
+    """Forget a model registered with :func:`register_model` (its aliases and its own recipe keys too)."""
+    for n in [n for n, (base, _) in _MODELS.items() if base == name]:
+        del _MODELS[n]
+    MODEL_RECIPES.pop(name, None)
+
+
+def _entry(model_name: str) -> tuple[str, str]:
+    """(registry name, recipe family) of ``"u7-dcse"``, ``"amss-net@embedded"``, an alias …"""
+    plugins.ensure_loaded()  # out-of-tree models register themselves on the first look-up
+    base = model_name.partition("@")[0]
+    if base not in _MODELS:
+        raise KeyError(f"unknown model {model_name!r}; registered: {', '.join(_model_names())}")
+    return _MODELS[base]
+
+
+def _model_names() -> list[str]:
+    return [n for n, (base, _) in _MODELS.items() if n == base]
+
+
+def family_of(model_name: str) -> str:
+    """Recipe family of a registry model (``"u7-dcse"``, ``"amss-net@embedded"``, aliases …): its entry's
+    ``recipe_family``."""
+    return _entry(model_name)[1]
+
+
+def _checked_profiles(recipes: dict, origin: str, *, both: bool) -> dict:
+    if not isinstance(recipes, dict) or (both and set(recipes) != set(PROFILES)) or not set(recipes) <= set(PROFILES):
+        raise RecipeError(f"{origin}: expected a mapping with the profile keys {' and '.join(PROFILES)}"
+                          f"{'' if both else ' (either or both)'}, got {recipes!r}")
+    out = {}
+    for profile, keys in recipes.items():
+        if not isinstance(keys, dict):
+            raise RecipeError(f"{origin}.{profile}: expected a mapping of training keys, got {keys!r}")
+        _check({}, keys, f"{origin}.{profile}")
+        validate(dict(copy.deepcopy(DEFAULTS), **keys))
+        out[profile] = copy.deepcopy(keys)
+    return out
+
+
+def register_family(name: str, *, paper: dict, embedded: dict) -> None:
+    """Add a recipe family for out-of-tree models (keys over :data:`DEFAULTS`, as in :data:`RECIPES`); it can then
+    be overridden in ``params.yaml`` ``train.<profile>.<name>`` like a built-in family. A taken name is refused."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise RecipeError(f"recipe family name must be a non-empty string without '.', got {name!r}")
+    if name in RECIPES:
+        raise RecipeError(f"recipe family {name!r} already exists ({'built in' if name in FAMILIES else 'registered'})"
+                          f"; choose another name or use it as it is")
+    RECIPES[name] = _checked_profiles({"paper": paper, "embedded": embedded}, f"recipe family {name!r}", both=True)
+    plugins.record(lambda: RECIPES.pop(name, None))
+
+
+def register_model_recipes(model: str, recipes: dict) -> None:
+    """Per-model recipe keys (``{"embedded": {...}, "paper": {...}}``) of an out-of-tree model."""
+    if model in MODEL_RECIPES:
+        raise RecipeError(f"model {model!r} already has recipe entries")
+    MODEL_RECIPES[model] = _checked_profiles(recipes, f"recipes of model {model!r}", both=False)
+
+
+
+def _check(recipe: dict, keys: dict, origin: str) -> None:
+    for key in keys:
+        if key not in DEFAULTS:
+            raise RecipeError(f"{origin}: unknown training key {key!r}; known keys: {', '.join(sorted(DEFAULTS))}")
+
+
+def validate(recipe: dict) -> dict:
+    """Check value domains; returns the recipe."""
+
+    def choice(key, options):
+        if recipe[key] not in options:
+            raise RecipeError(f"training key {key!r} is {recipe[key]!r}; expected one of {', '.join(options)}")
+
+    choice("optimizer", OPTIMIZERS)
+    choice("schedule", SCHEDULES)
+    choice("precision", PRECISIONS)
+    choice("peak_mode", ("signed", "abs"))
+    choice("valid_scheme", ("suite", "reference"))
+    choice("valid_weighting", ("entry", "window"))
+    for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
+        if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
+            raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")
+    for key in ("valid_every_epochs", "max_steps", "segment", "epoch_items", "valid_every_steps", "checkpoint_every_steps",
+                "early_stop_patience", "valid_tracks"):
+        v = recipe[key]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise RecipeError(f"training key {key!r} must be a positive integer or null, got {v!r}")
+    if recipe["threads"] is not None and (not isinstance(recipe["threads"], int) or recipe["threads"] < 1):
+        raise RecipeError(f"training key 'threads' must be a positive integer or null, got {recipe['threads']!r}")
+    if not isinstance(recipe["num_workers"], int) or recipe["num_workers"] < 0:
+        raise RecipeError(f"training key 'num_workers' must be >= 0, got {recipe['num_workers']!r}")
+    if not 0.0 < float(recipe["step_at"]) <= 1.0 or not 0.0 < float(recipe["step_factor"]) <= 1.0:
+        raise RecipeError(f"training keys 'step_at' and 'step_factor' must be in (0, 1], got {recipe['step_at']!r} and "
+                          f"{recipe['step_factor']!r}")
+    if not float(recipe["lr"]) > 0:
+        raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
+    return recipe
+
+
+def recipe_for(model_name: str, profile: str = "embedded", params: dict | None = None, **overrides) -> dict:
+    """The resolved recipe for a model and profile (see the module docstring for the precedence)."""
+    if profile not in PROFILES:
+        raise RecipeError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    base, family = _entry(model_name)
+    recipe = copy.deepcopy(DEFAULTS)
+    recipe.update(copy.deepcopy(RECIPES[family][profile]))
+    recipe.update(copy.deepcopy(MODEL_RECIPES.get(base, {}).get(profile, {})))
+    train = (params or {}).get("train") or {}
+    if not isinstance(train, dict):
+        raise RecipeError("params.yaml: field 'train' must be a mapping")
+    by_profile = train.get(profile) or {}
+    if not isinstance(by_profile, dict):
+        raise RecipeError(f"params.yaml: field 'train.{profile}' must be a mapping")
+    models = _model_names()
+    unknown = [k for k in by_profile if k not in ("all", *RECIPES, *models)]
+    if unknown:
+        raise RecipeError(f"params.yaml: train.{profile} has unknown section(s) {', '.join(map(repr, unknown))}; "
+                          f"expected 'all', a family ({', '.join(RECIPES)}) or a model name ({', '.join(models)})")
+    for section in ("all", family, base):
+        block = by_profile.get(section) or {}
+        if not isinstance(block, dict):
+            raise RecipeError(f"params.yaml: field 'train.{profile}.{section}' must be a mapping")
+        _check(recipe, block, f"params.yaml train.{profile}.{section}")
+        recipe.update(block)
+    _check(recipe, overrides, "override")
+    recipe.update(overrides)
+    validate(recipe)
+    recipe["family"] = family
+    recipe["profile"] = profile
+    return recipe
