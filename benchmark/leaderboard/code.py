@@ -315,7 +315,8 @@ class CodeSystem(System):
             return x.copy()
         try:
             est = decode_array(blobs[0])
-        except ValueError as err:
+        except ValueError as err:  # the worker's own code never sends such a frame: restart it
+            self._dead()
             self.errors.append(f"{where}: estimate refused: {err}")
             return x.copy()
         if est.ndim != 2 or est.shape != x.shape:
