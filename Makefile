@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont chromium-headless-shell
+APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont chromium-headless-shell bubblewrap
 SOUNDFONT := /usr/share/sounds/sf2/TimGM6mb.sf2
 PYTEST_ARGS ?=
 
@@ -17,14 +17,15 @@ PYTEST_ARGS ?=
 repro: setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
 
+# the code-submission sandbox tests must run the bubblewrap backend here (not skip, not fall back)
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	AMSS_REQUIRE_SANDBOX=bwrap $(PY) -m pytest $(PYTEST_ARGS)
 
 setup: system-deps $(VENV)/.installed
 
 system-deps:
 	@if command -v sox >/dev/null && command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
-	    && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] \
+	    && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] && command -v bwrap >/dev/null \
 	    && { command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null; }; then \
 	  echo "system packages: present"; \
 	else \

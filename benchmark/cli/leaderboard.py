@@ -53,7 +53,8 @@ def _submit(args) -> int:
     try:
         dest = entries.submit(meta_path=args.meta, testset=testset, submissions=submissions, params=params,
                               estimates=args.estimates, system=args.system, system_path=args.system_path,
-                              replace=args.replace, summary_path=summary)
+                              replace=args.replace, summary_path=summary,
+                              trusted_local=getattr(args, "trusted_local", False))
     except SubmissionError as err:
         return fail(str(err))
     entry = __import__("json").loads((dest / entries.ENTRY).read_text())
@@ -79,7 +80,7 @@ def _build(args) -> int:
     scored = []
     try:
         for d in entries.list_entries(submissions):
-            scored.append(entries.rescore(d, testset, params))
+            scored.append(entries.rescore(d, testset, params, trusted_local=args.trusted_local))
     except SubmissionError as err:
         return fail(str(err), 1)
     try:
@@ -135,6 +136,9 @@ def register(sub) -> None:
                    "(default: the installed packages / sys.path)")
     m.add_argument("--meta", required=True, metavar="YAML", help="submission.yaml (docs/leaderboard.md)")
     m.add_argument("--replace", action="store_true", help="replace an entry of the same name (its history is kept)")
+    trusted = ("run code submissions WITHOUT isolation where no sandbox (bubblewrap) works here: only for code you "
+               "trust (recorded in the entry and shown on the leaderboard)")
+    m.add_argument("--trusted-local", action="store_true", help=trusted)
     for q in (m,):
         _common(q)
         q.add_argument("--submissions", help="entries folder (default: params.yaml leaderboard.submissions)")
@@ -151,4 +155,5 @@ def register(sub) -> None:
     b.add_argument("--summary", help="default: reports/<profile>/summary.json (the report stage)")
     b.add_argument("--out", help="default: reports/<profile>/leaderboard")
     b.add_argument("--profile", help="default: params.yaml profile")
+    b.add_argument("--trusted-local", action="store_true", help=trusted)
     b.set_defaults(func=_build)

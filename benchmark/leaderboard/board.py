@@ -151,6 +151,11 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
                "provenance": {k: entry.get(k) for k in ("submission_sha256", "suite", "testset", "accepted_at",
                                                          "kind", "code")},
                "history": len(entry.get("history", []))}
+        # accepted or scored now without isolation (the keys exist only for code entries; none is written otherwise,
+        # so that the rows of sandboxed entries keep their bytes)
+        if "trusted-local" in (entry.get("sandbox"), e.get("sandbox")):
+            row["trusted_local"] = True
+            row["provenance"]["sandbox"] = "trusted-local"
         if "summary" in e:
             row.update(system_row(e["summary"], entry["name"], tasks))
             write_json(out / "entries" / f"{entry['name']}.json", e["summary"])
@@ -219,6 +224,8 @@ def _flags(r: dict) -> str:
         f.append(f"extra training data ({r.get('extra_data_which')})")
     if r["example"]:
         f.append("EXAMPLE entry")
+    if r.get("trusted_local"):
+        f.append("code run WITHOUT a sandbox (--trusted-local)")
     if r.get("not_scored"):
         f.append(f"not scored: {r['not_scored']}")
     return "; ".join(f)

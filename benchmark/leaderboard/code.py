@@ -6,10 +6,14 @@ suite in a separate process under a per-track time limit and a memory limit.
   under ``submissions/``) is put first on ``sys.path`` of the worker.
 * an entry point name: ``[project.entry-points."amss_bench.systems"] my-model = "my_pkg.system:make"``.
 
-The worker is a spawned process holding the system; it receives the pair's *input* only (and the target only when
-the system declares ``uses_target = True``, i.e. an oracle), so a non-oracle system cannot read the targets. Limits
+The worker runs in a sandbox (:mod:`.sandbox`: bubblewrap, or unisolated only with ``trusted_local``) that holds the
+Python runtime, a copy of the submission's files and a small shim of the suite, and nothing else: no data root, test
+set, results, reports, other entries or network. It receives the pair's *input* only (and the target only when the
+system declares ``uses_target = True``, i.e. an oracle) and talks to the suite over its stdin/stdout with the
+data-only protocol of :mod:`.worker` (JSON headers and float ``.npy`` arrays, size-capped; nothing is unpickled), so a
+non-oracle system can neither read nor regenerate the targets, and nothing it returns can run code here. Limits
 (``params.yaml`` ``leaderboard.code``): ``time_limit_s_per_track`` — the wall time of all estimate calls of one
-test track together; past it the worker is killed and restarted, the task × track reported as a time-out and the
+test track together; past it the whole sandbox is killed and restarted, the task × track reported as a time-out and the
 remaining tasks of that track as not run; ``memory_limit_mb`` — ``RLIMIT_AS`` of the worker (its allocations fail
 beyond it). Import errors, exceptions, wrong output shapes/dtypes, non-finite samples and time-outs are collected
 per task × track (the run goes on with the input as a stand-in, so that every problem is reported at once) and
@@ -24,11 +28,12 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.metadata
-import multiprocessing as mp
 import os
-import sys
+import shutil
+import signal
+import subprocess
+import threading
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -91,78 +96,45 @@ def resolve(spec: str, search_path: str | Path | None = None) -> dict:
             "version": dist.version if dist is not None else None}
 
 
-# ------------------------------------------------------------------------------------------------------ worker
+class _Tail(threading.Thread):
+    """Drains the worker's stderr, keeping its last ``keep`` bytes (for error messages; never written anywhere)."""
 
-def _worker(conn, target: str, search_path: str | None, memory_mb: int | None) -> None:  # pragma: no cover - child
-    try:
-        if memory_mb:
-            import resource
+    def __init__(self, stream, keep: int = 8192):
+        super().__init__(daemon=True)
+        self.stream, self.keep, self.data = stream, keep, b""
 
-            lim = int(memory_mb) << 20
-            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(k, "1")
-        sys.dont_write_bytecode = True  # no __pycache__ in an entry's folder (a DVC dependency)
-        if search_path:
-            sys.path.insert(0, search_path)
-        import importlib
-
-        module, _, attr = target.partition(":")
-        factory = importlib.import_module(module)
-        for part in attr.split("."):
-            factory = getattr(factory, part)
-        system = factory()
-        if not callable(getattr(system, "estimate", None)):
-            raise TypeError(f"{target}() returned {type(system).__name__}, which has no estimate(task, pair, track=)")
-        conn.send(("ready", {"uses_target": bool(getattr(system, "uses_target", False)),
-                             "class": f"{type(system).__module__}.{type(system).__qualname__}"}))
-    except BaseException:  # noqa: BLE001
-        conn.send(("error", traceback.format_exc(limit=6)))
-        return
-    from benchmark.task import dsp
-    from benchmark.task.tasks import get_task
-
-    while True:
+    def run(self) -> None:
         try:
-            msg = conn.recv()
-        except EOFError:
-            return
-        if msg[0] == "stop":
-            return
-        try:
-            if msg[0] == "supports":
-                sup = getattr(system, "supports", None)
-                conn.send(("ok", [t for t in msg[1] if sup is not None and not sup(get_task(t))]))
-                continue
-            _, tid, x, target_audio, track = msg
-            task = get_task(tid)
-            pair = dsp.Pair(x, target_audio, task.query)
-            est = system.estimate(task, pair, track=track)
-            conn.send(("ok", np.asarray(est)))
-        except BaseException as err:  # noqa: BLE001
-            if isinstance(err, MemoryError):
-                conn.send(("error", "MemoryError: the memory limit was reached"))
-            else:
-                conn.send(("error", "".join(traceback.format_exception_only(type(err), err)).strip()))
+            for block in iter(lambda: self.stream.read1(1 << 16), b""):
+                self.data = (self.data + block)[-self.keep:]
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace").strip()
 
 
 class CodeSystem(System):
-    """A submitted system run in a worker process under time and memory limits (see the module docstring)."""
+    """A submitted system run in a sandboxed worker under time and memory limits (see the module docstring)."""
 
     kind = "model"
     version = 1
 
     def __init__(self, spec: str, name: str, *, search_path: str | Path | None = None,
                  time_limit_s_per_track: float = 600.0, memory_limit_mb: int | None = 8192,
-                 start_timeout_s: float = 300.0, label: str | None = None):
+                 start_timeout_s: float = 300.0, label: str | None = None, trusted_local: bool = False):
+        from benchmark.leaderboard import sandbox
+
         super().__init__(name, label=label or name)
         self.search_path = str(search_path) if search_path is not None else None
         self.info = resolve(spec, search_path)
+        self.backend = sandbox.detect(trusted_local)
         self.time_limit = float(time_limit_s_per_track)
         self.memory_limit_mb = memory_limit_mb
         self.start_timeout_s = float(start_timeout_s)
-        self._proc = None
-        self._conn = None
+        self._proc: subprocess.Popen | None = None
+        self._stage: Path | None = None
+        self._tail: _Tail | None = None
         self.uses_target: bool | None = None
         self.system_class: str | None = None
         self.spent: dict[str, float] = {}
@@ -183,44 +155,90 @@ class CodeSystem(System):
 
     # ------------------------------------------------------------------------------------------ worker
     def start(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
+        from benchmark.leaderboard import sandbox
+        from benchmark.leaderboard.worker import WireError, WireTimeout
+
+        if self._proc is not None and self._proc.poll() is None:
             return
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(child, self.info["target"], self.search_path,
-                                                       self.memory_limit_mb), daemon=True)
-        self._proc.start()
-        child.close()
-        self._conn = parent
-        if not parent.poll(self.start_timeout_s):
-            self.stop()
-            raise SystemConfigError(f"system {self.info['spec']!r}: not ready after {self.start_timeout_s:.0f} s "
-                                    "(import and factory call)")
+        self.stop()
+        self._stage = sandbox.stage(self.info, self.search_path)
+        cfg = {"target": self.info["target"], "path": sandbox.worker_paths(self.backend, self._stage),
+               "memory_mb": self.memory_limit_mb, "max_processes": sandbox.MAX_PROCESSES}
+        import json
+
+        argv, env = sandbox.command(self.backend, self._stage, json.dumps(cfg))
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=env, cwd=self._stage, start_new_session=True, close_fds=True)
+        self._tail = _Tail(self._proc.stderr)
+        self._tail.start()
+        what = f"system {self.info['spec']!r}"
         try:
-            kind, payload = parent.recv()
-        except EOFError:
-            code = self._proc.exitcode
+            head, _ = self._recv(time.monotonic() + self.start_timeout_s, ())
+        except WireTimeout:
             self.stop()
-            raise SystemConfigError(f"system {self.info['spec']!r}: the worker died while importing it (exit code "
-                                    f"{code}; memory limit {self.memory_limit_mb} MB?)") from None
-        if kind != "ready":
+            raise SystemConfigError(f"{what}: not ready after {self.start_timeout_s:.0f} s (import and factory "
+                                    "call)") from None
+        except (EOFError, WireError) as err:
+            code, tail = self._dead()
+            raise SystemConfigError(f"{what}: the worker died while importing it (exit code {code}; memory limit "
+                                    f"{self.memory_limit_mb} MB?){self._why(err, tail)}") from None
+        if head.get("kind") != "ready":
             self.stop()
-            raise SystemConfigError(f"system {self.info['spec']!r} could not be built:\n{payload}")
-        self.uses_target = payload["uses_target"]
-        self.system_class = payload["class"]
+            raise SystemConfigError(f"{what} could not be built:\n{str(head.get('message'))[:8000]}")
+        self.uses_target = bool(head.get("uses_target"))
+        self.system_class = str(head.get("class"))[:300]
+
+    @staticmethod
+    def _why(err, tail: str) -> str:
+        out = f"; {err}" if str(err) else ""
+        return out + (f"; its stderr ends with:\n{tail[-2000:]}" if tail else "")
+
+    def _send(self, header: dict, arrays=()) -> None:
+        from benchmark.leaderboard.worker import send
+
+        send(self._proc.stdin, header, arrays)
+
+    def _recv(self, deadline: float, caps):
+        from benchmark.leaderboard.worker import recv
+
+        return recv(self._proc.stdout.fileno(), deadline=deadline, max_array_bytes=caps)
+
+    def _dead(self) -> tuple[int | None, str]:
+        """Kill the worker (if alive) and return its exit code and the tail of its stderr."""
+        code = self._proc.poll() if self._proc is not None else None
+        tail = ""
+        self.stop()
+        if self._tail is not None:
+            self._tail.join(2)
+            tail = self._tail.text()
+        return code, tail
 
     def stop(self) -> None:
-        if self._proc is not None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                try:
+                    from benchmark.leaderboard.worker import send
+
+                    send(proc.stdin, {"op": "stop"})
+                    proc.wait(2)
+                except (OSError, ValueError, subprocess.TimeoutExpired):
+                    pass
+            # the whole process group (bwrap and, through its PID namespace and --die-with-parent, everything the
+            # submission started; in trusted-local mode the worker's own group)
             try:
-                if self._proc.is_alive() and self._conn is not None:
-                    self._conn.send(("stop",))
-                    self._proc.join(2)
-            except (OSError, BrokenPipeError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join(5)
-        self._proc = self._conn = None
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def __del__(self):  # pragma: no cover
         try:
@@ -233,22 +251,33 @@ class CodeSystem(System):
 
     # ------------------------------------------------------------------------------------------ protocol
     def check(self, tasks, tracks) -> None:
+        from benchmark.leaderboard.worker import WireError, WireTimeout
+
         self.start()
-        self._conn.send(("supports", [t.id for t in tasks]))
-        if not self._conn.poll(self.start_timeout_s):
+        what = f"system {self.info['spec']!r}"
+        try:
+            self._send({"op": "supports", "tasks": [t.id for t in tasks]})
+            head, _ = self._recv(time.monotonic() + self.start_timeout_s, ())
+        except (WireTimeout, EOFError, WireError, OSError) as err:
             self.stop()
-            raise SystemConfigError(f"system {self.info['spec']!r}: supports() did not answer")
-        kind, bad = self._conn.recv()
-        if kind != "ok":
-            raise SystemConfigError(f"system {self.info['spec']!r}: supports() failed: {bad}")
+            raise SystemConfigError(f"{what}: supports() did not answer ({type(err).__name__} {err})") from None
+        if head.get("kind") != "ok":
+            raise SystemConfigError(f"{what}: supports() failed: {str(head.get('message'))[:8000]}")
+        bad = head.get("unsupported")
+        known = {t.id for t in tasks}
+        if not isinstance(bad, list) or not all(isinstance(b, str) and b in known for b in bad):
+            self.stop()
+            raise SystemConfigError(f"{what}: supports() answered something other than a list of task ids")
         if bad:
-            raise SystemConfigError(f"system {self.info['spec']!r} cannot answer task(s) {', '.join(bad)} of the "
-                                    "submission's task group (declare another `tasks:` group)")
+            raise SystemConfigError(f"{what} cannot answer task(s) {', '.join(bad)} of the submission's task group "
+                                    "(declare another `tasks:` group)")
 
     def problems(self) -> list[str]:
         return list(self.errors)
 
     def estimate(self, task, pair, *, track=None) -> np.ndarray:
+        from benchmark.leaderboard.worker import WireError, WireTimeout, decode_array, max_npy_bytes
+
         x = np.ascontiguousarray(pair.input, dtype=np.float32)
         where = f"task {task.id} × track {track!r}"
         left = self.time_limit - self.spent.get(track, 0.0)
@@ -257,34 +286,41 @@ class CodeSystem(System):
             return x.copy()
         self.start()
         self.calls += 1
-        target = np.ascontiguousarray(pair.target, dtype=np.float32) if self.uses_target else None
+        arrays = [x] + ([np.ascontiguousarray(pair.target, dtype=np.float32)] if self.uses_target else [])
         t0 = time.perf_counter()
-        self._conn.send(("estimate", task.id, x, target, track))
-        ready = self._conn.poll(left)
-        self.spent[track] = self.spent.get(track, 0.0) + (time.perf_counter() - t0)
-        if not ready:
+        try:
+            self._send({"op": "estimate", "task": task.id, "track": track}, arrays)
+            head, blobs = self._recv(time.monotonic() + left, (max_npy_bytes(x.shape),))
+        except WireTimeout:
             self.stop()
             self.spent[track] = self.time_limit
             self.errors.append(f"{where}: time-out (the per-track time limit of {self.time_limit:g} s, params.yaml "
                                "leaderboard.code.time_limit_s_per_track, ran out; the worker was killed)")
             return x.copy()
-        try:
-            kind, payload = self._conn.recv()
-        except EOFError:
-            code = self._proc.exitcode if self._proc is not None else None
-            self.stop()
+        except (EOFError, OSError) as err:
+            self.spent[track] = self.spent.get(track, 0.0) + (time.perf_counter() - t0)
+            code, tail = self._dead()
             self.errors.append(f"{where}: the worker died (exit code {code}; memory limit "
-                               f"{self.memory_limit_mb} MB?)")
+                               f"{self.memory_limit_mb} MB?){self._why(err, tail)}")
             return x.copy()
-        if kind != "ok":
-            self.errors.append(f"{where}: {payload}")
+        except WireError as err:
+            self.spent[track] = self.spent.get(track, 0.0) + (time.perf_counter() - t0)
+            self._dead()
+            self.errors.append(f"{where}: the worker broke the protocol ({err}); it was killed")
             return x.copy()
-        est = payload
+        self.spent[track] = self.spent.get(track, 0.0) + (time.perf_counter() - t0)
+        if head.get("kind") != "ok" or len(blobs) != 1:
+            msg = head.get("message") if head.get("kind") in ("error", "bad") else f"unexpected answer {head!r:.300}"
+            self.errors.append(f"{where}: {str(msg)[:8000]}")
+            return x.copy()
+        try:
+            est = decode_array(blobs[0])
+        except ValueError as err:  # the worker's own code never sends such a frame: restart it
+            self._dead()
+            self.errors.append(f"{where}: estimate refused: {err}")
+            return x.copy()
         if est.ndim != 2 or est.shape != x.shape:
             self.errors.append(f"{where}: estimate of shape {est.shape}, expected {x.shape} (samples, 2)")
-            return x.copy()
-        if est.dtype.kind != "f":
-            self.errors.append(f"{where}: estimate of dtype {est.dtype}, expected floating point")
             return x.copy()
         if not np.isfinite(est).all():
             self.errors.append(f"{where}: estimate has NaN or infinite samples")

@@ -166,9 +166,11 @@ def _suite() -> dict:
 
 def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: dict | None = None,
            estimates: str | Path | None = None, system: str | None = None, system_path: str | Path | None = None,
-           replace: bool = False, summary_path: str | Path | None = None) -> Path:
+           replace: bool = False, summary_path: str | Path | None = None, trusted_local: bool = False) -> Path:
     """Validate, score and add an entry; returns its folder. :class:`SubmissionError` (listing every problem) when
-    refused — then nothing under ``submissions`` has changed."""
+    refused — then nothing under ``submissions`` has changed. Code runs in the sandbox of
+    :mod:`benchmark.leaderboard.sandbox`; ``trusted_local`` allows running it unisolated where no sandbox works
+    (recorded in the entry)."""
     from benchmark.leaderboard.code import CodeSystem
 
     if (estimates is None) == (system is None):
@@ -229,7 +231,7 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
             try:
                 sysobj = CodeSystem(system, meta["name"], search_path=system_path,
                                     time_limit_s_per_track=cfg["code"]["time_limit_s_per_track"],
-                                    memory_limit_mb=cfg["code"]["memory_limit_mb"])
+                                    memory_limit_mb=cfg["code"]["memory_limit_mb"], trusted_local=trusted_local)
             except SystemConfigError as err:
                 raise SubmissionError(system, [str(err)]) from None
             code_info = dict(sysobj.info)
@@ -283,6 +285,8 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
             "scores_at_acceptance": headline(summary, meta["name"]),
             "history": history,
         }
+        if entry_kind == "code":
+            entry["sandbox"] = sysobj.backend  # "bwrap", or "trusted-local" (run unisolated; flagged on the board)
         (work / meta_mod.META).write_text(yaml.safe_dump(meta, sort_keys=True, allow_unicode=True))
         (work / ENTRY).write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")
         if dest.exists():
@@ -323,8 +327,9 @@ def list_entries(submissions: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / ENTRY).is_file())
 
 
-def rescore(entry_dir: Path, testset, params: dict | None = None) -> dict:
-    """Score a stored entry again with the suite; returns {"entry", "meta", "summary" | "problem"}."""
+def rescore(entry_dir: Path, testset, params: dict | None = None, *, trusted_local: bool = False) -> dict:
+    """Score a stored entry again with the suite; returns {"entry", "meta", "summary" | "problem"}. A code entry runs
+    in the sandbox (``trusted_local``: unisolated where none works)."""
     from benchmark.leaderboard.code import CodeSystem
 
     cfg = settings(params)
@@ -349,10 +354,16 @@ def rescore(entry_dir: Path, testset, params: dict | None = None) -> dict:
         summary, docs = score(EstimatesSystem(folder, name=entry["name"], label=entry["name"]), testset, tids,
                               backend=cfg["backend"], workers=cfg["workers"])
     else:
+        from baselines.base import SystemConfigError
+
         code_dir = entry_dir / "code"
-        sysobj = CodeSystem(meta["system"], entry["name"], search_path=code_dir if code_dir.is_dir() else entry_dir,
-                            time_limit_s_per_track=cfg["code"]["time_limit_s_per_track"],
-                            memory_limit_mb=cfg["code"]["memory_limit_mb"])
+        try:
+            sysobj = CodeSystem(meta["system"], entry["name"], search_path=code_dir if code_dir.is_dir() else entry_dir,
+                                time_limit_s_per_track=cfg["code"]["time_limit_s_per_track"],
+                                memory_limit_mb=cfg["code"]["memory_limit_mb"], trusted_local=trusted_local)
+        except SystemConfigError as err:
+            raise SubmissionError(str(entry_dir), [str(err)]) from None
+        out["sandbox"] = sysobj.backend
         try:
             summary, docs = score(sysobj, testset, tids, backend=cfg["backend"], workers=1)
         finally:

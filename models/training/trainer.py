@@ -106,6 +106,25 @@ def rng_state(device: torch.device) -> dict:
     return state
 
 
+def _numpy_rng_globals() -> list:
+    """What ``np.random.get_state()`` pickles (an ndarray of uint32 keys) and the ``TorchVersion`` string: the only
+    non-tensor objects of a training state, allowed by name for ``torch.load(weights_only=True)``."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # pragma: no cover - NumPy < 2
+        from numpy.core.multiarray import _reconstruct
+    from torch.torch_version import TorchVersion  # a str subclass: ``torch.__version__`` of states written before
+
+    return [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32)), TorchVersion]
+
+
+def load_weights_only(path) -> dict:
+    """A training state or a best-checkpoint file, loaded with ``weights_only=True`` like every other checkpoint
+    (tensors, plain containers and the NumPy RNG state only; nothing in the file is executed)."""
+    with torch.serialization.safe_globals(_numpy_rng_globals()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
@@ -395,7 +414,7 @@ class Trainer:
                 "step_scheduler": self.step_scheduler.state_dict() if self.step_scheduler is not None else None,
                 "scaler": self.scaler.state_dict(),
                 "rng": rngs,
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
             }
             with atomic_write(self.last_path) as fh:
                 torch.save(payload, fh)
@@ -423,7 +442,7 @@ class Trainer:
             return []
 
     def _load_last(self) -> dict:
-        payload = torch.load(self.last_path, map_location="cpu", weights_only=False)
+        payload = load_weights_only(self.last_path)
         if payload.get("format") != STATE_FORMAT:
             raise TrainingError(f"{self.last_path}: not a training state of this version ({payload.get('format')!r})")
         if payload["fingerprint"] != _fingerprint(self.identity) and \
@@ -682,7 +701,7 @@ class Trainer:
         if state["topk"]:
             best = self.out / state["topk"][0][2]
             if best.exists():
-                weights = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+                weights = load_weights_only(best)["state_dict"]
                 selected = f"best (step {state['topk'][0][1]})"
         base = self.identity
         result = TrainResult(

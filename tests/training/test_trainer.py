@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -285,3 +287,32 @@ def test_recipe_overrides_from_params():
         recipes.recipe_for("u7-dcse", "embedded", {"train": {"embedded": {"u7": {"lrate": 1}}}})
     with pytest.raises(recipes.RecipeError, match="optimizer"):
         recipes.recipe_for("u7-dcse", "embedded", optimizer="lion")
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_training_states_are_loaded_weights_only(tmp_path):
+    """last.pt and the best checkpoint are read with torch.load(weights_only=True): a file carrying a pickled
+    callable is refused without running it, while a genuine training state (tensors + NumPy RNG state) loads."""
+    import pickle
+
+    from models.training.trainer import load_weights_only, rng_state
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "last.pt"
+    torch.save({"format": "x", "state": _Payload(marker)}, evil)
+    with pytest.raises(pickle.UnpicklingError):
+        load_weights_only(evil)
+    assert not marker.exists()
+    good = tmp_path / "good.pt"
+    state = {"rng": [rng_state(torch.device("cpu"))], "model": {"w": torch.ones(3)}, "topk": [(0.5, 10, "best.pt")]}
+    torch.save(state, good)
+    back = load_weights_only(good)
+    assert np.array_equal(back["rng"][0]["numpy"][1], state["rng"][0]["numpy"][1])
+    assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["topk"] == [(0.5, 10, "best.pt")]
