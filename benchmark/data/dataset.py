@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from benchmark.audio import read_wav
-from benchmark.constants import SOURCES, SR, STEMS
+from benchmark.base.audio import read_wav
+from benchmark.base.constants import SOURCES, SR, STEMS
 
 DATA_SOURCES = ("synthetic", "musdb18hq", "musdb18")
 SPLITS = ("train", "valid", "test")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.constants import SOURCES, SR
+from benchmark.base.constants import SOURCES, SR
 from benchmark.data import composer
 
 log = logging.getLogger("amss_bench.data")

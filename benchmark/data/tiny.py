@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from benchmark.constants import SOURCES, SR
+from benchmark.base.constants import SOURCES, SR
 
 
 def make_root(root: Path, *, n_train: int = 2, n_valid: int = 1, n_test: int = 2, seconds: float = 3.0,
