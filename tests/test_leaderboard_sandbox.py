@@ -129,10 +129,11 @@ def import_suite():
                     finder.install()
                     for m in [m for m in sys.modules if m == "benchmark" or m.startswith("benchmark.")]:
                         del sys.modules[m]
-                    importlib.import_module("benchmark.task.testset")
+                    # the finder maps the suite's sub-packages that the shim lacks (scoring: the evaluation)
+                    importlib.import_module("benchmark.scoring")
                 except Exception:
                     continue
-                raise Leak("imported benchmark.task.testset through the editable finder")
+                raise Leak("imported benchmark.scoring through the editable finder")
 
 
 def write_files():
@@ -424,7 +425,7 @@ def test_everything_dead_after_the_time_limit(backend, world, attack):
     cs, _ = run(world, attack, time_limit=3)
     assert time.monotonic() - t0 < 60
     assert len(cs.errors) == 1 and "time-out" in cs.errors[0], cs.errors
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # a loaded machine reaps slowly
     while _processes(MARK, f"sleep {SLEEP_S}") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _processes(MARK, f"sleep {SLEEP_S}")

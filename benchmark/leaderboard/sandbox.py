@@ -135,7 +135,8 @@ def stage(info: dict, search_path: str | None) -> Path:
             parts = mod.split(".")
             dst = d / "lib" / Path(*parts).with_suffix(".py")
             dst.parent.mkdir(parents=True, exist_ok=True)
-            (dst.parent / "__init__.py").touch()
+            for k in range(1, len(parts)):  # every enclosing package a regular (empty) one
+                (d / "lib" / Path(*parts[:k]) / "__init__.py").touch()
             shutil.copyfile(spec.origin, dst)
         src = _code_base(info, search_path)
         for rel in info["files"]:
