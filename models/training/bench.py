@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 DEFAULT_MODELS = ("u7-dcse", "cunet-gpocm-lasaft", "amss-net")
 DEFAULT_MODES = ("fp32", "bf16", "bf16+compile", "bf16+compile+cl")
+FUSED_ADAM = True  # Adam's fused kernel on CPU, as models.training.trainer builds it (--vml: the default one)
 QUERIES = {"conditioned": ["separate vocals", "separate drums", "separate bass", "mute vocals, drums, bass"],
            "amss": ["separate vocals", "pan drums to the left side", "apply heavy lowpass to vocals",
                     "remove reverb from bass"]}
@@ -57,7 +58,7 @@ def bench_one(name: str, mode: str, *, profile: str = "paper", device: str = "cp
     if "cl" in parts:
         model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if "compile" in parts else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=FUSED_ADAM and dev.type == "cpu")  # as the trainer
     scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
     x, y, cond = make_batch(model, batch, seg, dev, seed)
 
@@ -107,6 +108,21 @@ def environment(device: str) -> dict:
     return env
 
 
+def _use_vml() -> None:
+    """Swap the portable functions of ``models.portable`` for PyTorch's VML-backed ones (for :func:`main`'s --vml)."""
+    from models import portable
+
+    def packed_rnn(rnn, x, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+        return out
+
+    portable.tanh = torch.tanh
+    portable.bidirectional_rnn = packed_rnn
+    global FUSED_ADAM
+    FUSED_ADAM = False
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.training.bench", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -120,7 +136,12 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--vml", action="store_true",
+                   help="PyTorch's own CPU paths through MKL's vector math instead of the pipeline's portable ones "
+                        "(default Adam, torch.tanh, the packed LSTM): the cost of models.portable, side by side")
     args = p.parse_args(argv)
+    if args.vml:
+        _use_vml()
     if args.threads:
         torch.set_num_threads(args.threads)
     profile = args.profile or ("paper" if args.device.startswith("cuda") else "embedded")
