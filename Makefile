@@ -14,8 +14,10 @@ PYTEST_ARGS ?=
 
 .PHONY: repro test setup system-deps clean-venv
 
+# REPRO_JOBS processes at a time (the outputs do not depend on it): independent DVC stages run side by side.
+REPRO_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 repro: setup
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/amss-bench repro --jobs $(REPRO_JOBS)
 
 # the code-submission sandbox tests must run the bubblewrap backend here (not skip, not fall back)
 test: setup

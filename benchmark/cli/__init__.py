@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "benchmark.cli.tasks",
     "benchmark.cli.gate",
     "benchmark.cli.leaderboard",  # after testset: it adds `testset export`
+    "benchmark.cli.repro",
 )
 
 
