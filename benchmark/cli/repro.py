@@ -142,8 +142,6 @@ def _handler(args) -> int:
         return 0
     logs = root / LOG_DIR
     logs.mkdir(parents=True, exist_ok=True)
-    started: dict[str, float] = {}
-    bar = tqdm(total=len(plan), desc="pipeline stages", unit="stage", disable=not plan)
 
     def run(stage: Stage) -> subprocess.Popen:
         with open(logs / f"{stage.name}.log", "w") as log:  # the child keeps its own descriptor
@@ -166,6 +164,8 @@ def _handler(args) -> int:
     names = {s.name for s in selected}
     for s in selected:
         s.upstream &= names
+    started: dict[str, float] = {}
+    bar = tqdm(total=len(selected), desc="pipeline stages", unit="stage", disable=not selected)
     failed = schedule(selected, args.jobs, run, event)
     bar.close()
     if reorder_lock(root, order):
