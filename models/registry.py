@@ -146,8 +146,10 @@ _add("u17-tfc-tdf", "dedicated", "u17", "dedicated", "3.5", "r4 TFC-TDF, 17 bloc
 # Table 3.7: large U9, n_fft 4096, TDF bias true (BN affine)
 _LARGE = dict(n_fft=4096, n_blocks=9, time_down=[True] * 4, tdf_bias=True, tdf_affine=True)
 _LARGE_EMB = dict(n_blocks=9, time_down=[True] * 4)
+# 16 channels: at 8 the CaC output leaves the silence level late or, for some seeds, not within 200 steps
+# (docs/training.md, "Embedded width sweep")
 _add("u9l-tfc-tdf", "dedicated", "u9l", "dedicated", "3.7", "r1 TFC-TDF, bottleneck", 2_232_132, dict(_LARGE),
-     _LARGE_EMB,
+     dict(_LARGE_EMB, channels=16),
      thesis_params="2.24M", also_in=("3.6 Proposed (TFC-TDF U-Net)", "4.2 dedicated (chapter 3)"),
      description="large U9 TFC-TDF (n_fft 4096); thesis 2.24M counts the STFT window as a parameter")
 _add("u9l-tfc-tdf-single", "dedicated", "u9l", "dedicated", "3.7", "r2 TFC-TDF, no bottleneck", 11_991_972,

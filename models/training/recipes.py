@@ -170,8 +170,8 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     "cunet-film": {"embedded": dict(max_steps=60)},
     "cunet-film-tdf": {"embedded": dict(max_steps=60)},
     "cunet-film-lasaft": {"embedded": dict(max_steps=60)},
-    # with the 16-unit TDF floor, drums / bass / other leave the silence level between 100 and 200 steps (vocals
-    # before 100; docs/training.md, "Embedded width sweep")
+    # 16 channels, 16-unit TDF floor (models/registry.py): vocals, drums and bass clear silence within 100-200 steps
+    # (docs/training.md, "Embedded width sweep")
     "u9l-tfc-tdf": {"embedded": dict(max_steps=200)},
     # DCSE (CaC output) with the 16-unit TDF floor: drums and bass clear silence within 200 steps, other needs 300
     # (0.958 / 0.878 x silence after 200 / 300 steps; 16 channels: 0.854 after 200 at ~4x the convolution cost)
