@@ -11,6 +11,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := sox libsox-fmt-all ffmpeg fluidsynth timgm6mb-soundfont chromium-headless-shell bubblewrap
 SOUNDFONT := /usr/share/sounds/sf2/TimGM6mb.sf2
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core (auto); PYTEST_WORKERS=0 runs in this process (e.g. for --pdb)
+PYTEST_WORKERS ?= auto
 
 .PHONY: repro test setup system-deps clean-venv
 
@@ -21,7 +23,7 @@ repro: setup
 
 # the code-submission sandbox tests must run the bubblewrap backend here (not skip, not fall back)
 test: setup
-	AMSS_REQUIRE_SANDBOX=bwrap $(PY) -m pytest $(PYTEST_ARGS)
+	AMSS_REQUIRE_SANDBOX=bwrap $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 setup: system-deps $(VENV)/.installed
 

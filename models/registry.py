@@ -7,7 +7,8 @@
   test ``tests/models/test_params.py`` asserts it for every entry. ``thesis_params`` is the rounded value printed in
   the thesis tables, where there is one.
 * ``profile="embedded"`` builds a scaled-down version of the same architecture (n_fft 512 / hop 256, 8 channels,
-  3-layer TFCs, …) for CPU runs. Its name carries the suffix ``@embedded`` (``model.info.name``) and it is never the
+  3-layer TFCs, a TDF bottleneck of at least 16 units outside the conditioned U-Nets, …; docs/models.md, "The
+  scale-down rule") for CPU runs. Its name carries the suffix ``@embedded`` (``model.info.name``) and it is never the
   paper model. Structural overrides add ``@custom``. ``create("u7-dcse@embedded")`` is the same as
   ``create("u7-dcse", profile="embedded")``.
 * Dedicated models are trained per source: ``create("u7-dcse", source="drums")`` (default: vocals).
@@ -86,8 +87,14 @@ _AMSS = dict(_COMMON, arch="amss", variant="full", task_set="task2", tdf_bias=Fa
              vocab_size=34, word_dim=100, rnn="lstm", rnn_hidden=128, d_k=128, lasaft_latents=8, glove_path=None,
              inference_mode="amss")
 
+# The TDF bottleneck keeps the paper's floor of 16 units in the embedded dedicated and AMSS models (docs/models.md,
+# "Embedded profile"): with the common floor of 4, the TDF at the lowest levels (F = 16-64 bins) squeezed every
+# channel's spectrum through 4 units and the CaC-output networks stayed at the silence solution.
+_EMB_DEDICATED = dict(min_units=16)
 _EMB_CONDITIONED = dict(embedding_dim=8, n_latent=3, d_k=8)
-_EMB_AMSS = dict(heads=2, latents_per_head=4, word_dim=16, rnn_hidden=16, d_k=16, lasaft_latents=4)
+_EMB_AMSS = dict(heads=2, latents_per_head=4, word_dim=16, rnn_hidden=16, d_k=16, lasaft_latents=4, min_units=16)
+
+_EMB_FAMILY = {"dedicated": _EMB_DEDICATED, "conditioned": _EMB_CONDITIONED, "amss": _EMB_AMSS}
 
 _O8 = [True, False] * 4  # U17 "sampling O": time halved at encoder levels 0, 2, 4, 6
 _X8 = [False] * 8
@@ -101,7 +108,7 @@ def _add(name, family, recipe_family, pipeline_group, table, row, params, config
     cfg = dict(base)
     cfg.update(config)
     emb = dict(_COMMON_EMBEDDED)
-    emb.update({"conditioned": _EMB_CONDITIONED, "amss": _EMB_AMSS}.get(family, {}))
+    emb.update(_EMB_FAMILY[family])
     emb.update(embedded or {})
     task_set = {"dedicated": "separation-dedicated", "conditioned": "separation-conditioned"}.get(
         family, cfg.get("task_set")
@@ -141,8 +148,10 @@ _add("u17-tfc-tdf", "dedicated", "u17", "dedicated", "3.5", "r4 TFC-TDF, 17 bloc
 # Table 3.7: large U9, n_fft 4096, TDF bias true (BN affine)
 _LARGE = dict(n_fft=4096, n_blocks=9, time_down=[True] * 4, tdf_bias=True, tdf_affine=True)
 _LARGE_EMB = dict(n_blocks=9, time_down=[True] * 4)
+# 16 channels: at 8 the CaC output leaves the silence level late or, for some seeds, not within 200 steps
+# (docs/training.md, "Embedded width sweep")
 _add("u9l-tfc-tdf", "dedicated", "u9l", "dedicated", "3.7", "r1 TFC-TDF, bottleneck", 2_232_132, dict(_LARGE),
-     _LARGE_EMB,
+     dict(_LARGE_EMB, channels=16),
      thesis_params="2.24M", also_in=("3.6 Proposed (TFC-TDF U-Net)", "4.2 dedicated (chapter 3)"),
      description="large U9 TFC-TDF (n_fft 4096); thesis 2.24M counts the STFT window as a parameter")
 _add("u9l-tfc-tdf-single", "dedicated", "u9l", "dedicated", "3.7", "r2 TFC-TDF, no bottleneck", 11_991_972,
@@ -389,7 +398,7 @@ def register(name: str, *, family: str, arch, config: dict, embedded: dict | Non
             raise RegistrationError(f"{where}: field 'arch' {arch!r} is not a built-in architecture "
                                     f"({', '.join(ARCHES)}); pass the AudioModel class itself")
         cfg = dict({"dedicated": _DEDICATED, "conditioned": _CONDITIONED, "amss": _AMSS}[arch])
-        emb_base = dict(_COMMON_EMBEDDED, **{"conditioned": _EMB_CONDITIONED, "amss": _EMB_AMSS}.get(arch, {}))
+        emb_base = dict(_COMMON_EMBEDDED, **_EMB_FAMILY[arch])
     elif callable(arch):
         cfg, emb_base = {"arch": name}, {}
     else:

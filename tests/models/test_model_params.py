@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models import registry
+from models.blocks import TDF
 
 ALL = [i.name for i in registry.list_models()]
 
@@ -51,6 +52,26 @@ def test_embedded_profile_is_named_and_smaller(name):
     assert model.num_parameters() == registry.count_params(f"{name}@embedded")
     assert model.num_parameters() < EXPECTED[name] / 4
     assert model.config["n_fft"] <= 512
+
+
+#: embedded configurations owned by the CUNet families (docs/models.md, "Embedded profile"): they keep the floor of 4
+NOT_SCALED_BY_THE_TDF_RULE = {i.name for i in registry.list_models() if i.family == "conditioned"}
+
+
+def tdf_bottlenecks(model) -> list[tuple[int, int]]:
+    """(F, units) of every bottleneck TDF (Linear F -> u -> F) of a model."""
+    return [(m.net[0].in_features, m.net[0].out_features) for m in model.modules()
+            if isinstance(m, TDF) and len(m.net) == 6]
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n not in NOT_SCALED_BY_THE_TDF_RULE])
+def test_embedded_tdf_bottleneck_keeps_sixteen_units(name):
+    """The embedded scale-down keeps the paper's floor of 16 units in every TDF bottleneck, so no level squeezes a
+    channel's spectrum through a handful of units (4 kept u9l-tfc-tdf and u7-dcse at the silence level)."""
+    emb = tdf_bottlenecks(registry.create(name, profile="embedded", init=False))
+    assert all(u >= 16 for _, u in emb), emb
+    paper = tdf_bottlenecks(registry.create(name, init=False))
+    assert all(u >= min(16, f) for f, u in paper), paper  # the floor the embedded profile copies
 
 
 def test_overrides_are_labelled_custom_and_unknown_keys_rejected():
