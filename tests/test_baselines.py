@@ -29,10 +29,10 @@ def _pair(n=4410, seed=0, scale=0.3):
 
 
 def test_registry_and_names():
-    assert set(baselines.SYSTEMS) == {"identity", "oracle", "dsp-mixture"}
+    assert set(baselines.SYSTEMS) == {"identity", "oracle", "dsp-mixture", "ica", "duet", "adress", "projet"}
     assert isinstance(baselines.get_system("identity"), IdentitySystem)
     assert baselines.get_system("oracle", name="oracle-2").name == "oracle-2"
-    with pytest.raises(KeyError, match="known: identity, oracle, dsp-mixture"):
+    with pytest.raises(KeyError, match="known: identity, oracle, dsp-mixture, ica, duet, adress, projet"):
         baselines.get_system("nope")
     for bad in ("", "a/b", "../x", " x", ".hidden"):
         with pytest.raises(ValueError, match="folder name"):

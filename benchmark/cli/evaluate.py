@@ -1,7 +1,7 @@
 """amss-bench evaluate: a model checkpoint, a training-free baseline or a folder of estimates → result JSONs.
 
     amss-bench evaluate --model NAME --checkpoint PATH --tasks sdr|mfcc|all --testset DIR --out DIR
-    amss-bench evaluate --system identity|oracle|dsp-mixture --testset DIR --out DIR
+    amss-bench evaluate --system identity|oracle|dsp-mixture|ica|duet|adress|projet --testset DIR --out DIR
     amss-bench evaluate --system separate-then-dsp --separator-model NAME --separator-checkpoint PATH ...
     amss-bench evaluate --estimates DIR --testset DIR --out DIR
 
@@ -18,6 +18,7 @@ from benchmark.cli import fail
 
 log = logging.getLogger("amss_bench.evaluate")
 CASCADE = "separate-then-dsp"  # baselines.cascade.NAME (not imported here: it pulls in the DSP chain)
+SPATIAL = ("ica", "duet", "adress", "projet")  # baselines.spatial.METHODS: parameters from params.yaml baselines.<m>
 
 
 def _build_system(args):
@@ -54,10 +55,28 @@ def _build_system(args):
     if sep_model is not None or sep_ckpt is not None:
         raise ValueError(f"--separator-model/--separator-checkpoint go with --system {CASCADE} only")
     if args.system is not None:
-        return get_system(args.system, **({"name": args.name} if args.name else {}), **common)
+        extra = {"name": args.name} if args.name else {}
+        if args.system in SPATIAL:
+            extra["params"] = _spatial_params(args.system, getattr(args, "params", "params.yaml"))
+        return get_system(args.system, **extra, **common)
     from baselines.estimates import EstimatesSystem
 
     return EstimatesSystem(args.estimates, name=args.name, **common)
+
+
+def _spatial_params(method: str, path: str) -> dict | None:
+    """``baselines.<method>`` of the parameters file (None without the file or the section: the defaults)."""
+    from pathlib import Path
+
+    from benchmark.base.params import load
+
+    if not Path(path).is_file():
+        log.warning("%s: no parameters file %s, the defaults of baselines.spatial are used", method, path)
+        return None
+    section = (load(path).get("baselines") or {}).get(method)
+    if section is not None and not isinstance(section, dict):
+        raise ValueError(f"{path}: baselines.{method} must be a mapping of parameters, got {section!r}")
+    return section
 
 
 def _tasks_for(system, spec: str):
@@ -137,7 +156,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--checkpoint", nargs="+", metavar="PATH",
                       help="checkpoint file (models.checkpoint format); several files = one system whose tasks go "
                            "to the first checkpoint answering them (e.g. the 4 dedicated separators of one model)")
-    what.add_argument("--system", help="baseline: identity | oracle | dsp-mixture (training-free) | "
+    what.add_argument("--system", help="baseline: identity | oracle | dsp-mixture | ica | duet | adress | projet "
+                      "(training-free; the spatial ones read params.yaml baselines.<name>, see --params) | "
                       f"{CASCADE} (a trained separator's 4 stems, the edit applied to them; with --separator-*)")
     casc = p.add_argument_group(f"--system {CASCADE} (protocol §6.5; the 3 dereverb tasks are not supported)")
     casc.add_argument("--separator-model", metavar="NAME",
@@ -146,6 +166,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     casc.add_argument("--separator-checkpoint", metavar="PATH", help="the separator's checkpoint file")
     what.add_argument("--estimates", metavar="DIR",
                       help="folder of estimates: DIR/<task_id>/<track>.wav (44.1 kHz stereo)")
+    p.add_argument("--params", default="params.yaml", metavar="PATH",
+                   help="parameters file of the spatial systems (section baselines.<name>; default params.yaml)")
     p.add_argument("--testset", required=True, metavar="DIR", help="test-set folder (manifest.json)")
     p.add_argument("--root", help="dataset root (default: the root recorded in the manifest)")
     p.add_argument("--out", required=True, metavar="DIR", help="results folder: DIR/<system>/<task_id>/<track>.json")
