@@ -167,6 +167,11 @@ _CUNET_PARAMS = {
     ("film", "none"): 720_676, ("film", "tdf"): 1_069_508, ("film", "lasaft"): 7_998_436,
     ("gpocm", "none"): 1_146_268, ("gpocm", "tdf"): 1_495_100, ("gpocm", "lasaft"): 8_424_028,
 }
+# Embedded profile: without the condition generator's dropout (0.5 in the paper config), and FiLM at 16 channels.
+# With dropout 0.5 the FiLM γ / GPoCM mixing of a fixed condition changes sign from step to step and the CaC-output
+# CUNets stay at the silence level (FiLM at 8 and 16 channels, GPoCM for some seeds); without it GPoCM learns at
+# 8 channels and FiLM at 16 (docs/training.md, "What makes FiLM leave silence").
+_EMB_CUNET = {"film": dict(channels=16, dropout=0.0), "gpocm": dict(dropout=0.0)}
 for (_mod, _ft), _params in _CUNET_PARAMS.items():
     _label = {"film": "FiLM", "gpocm": "GPoCM"}[_mod]
     _ft_label = {"none": "", "tdf": " + TDF", "lasaft": " + LaSAFT"}[_ft]
@@ -175,12 +180,12 @@ for (_mod, _ft), _params in _CUNET_PARAMS.items():
         _extra = dict(aliases=("lasaft-gpocm-net11",), also_in=("5.2 LaSAFT-GPoCM-Net_11",))
     _add(f"cunet-{_mod}" + ("" if _ft == "none" else f"-{_ft}"), "conditioned", "cunet", "separation", "4.1",
          f"{_label} CUNet{_ft_label}",
-         _params, dict(modulation=_mod, ft_block=_ft),
+         _params, dict(modulation=_mod, ft_block=_ft), _EMB_CUNET[_mod],
          description=f"conditioned U7 (DCSE), {_label} in the decoder blocks"
          + {"none": "", "tdf": ", TDF in every block", "lasaft": ", LaSAFT in every block"}[_ft],
          **_extra)
 _add("lasaft-gpocm-net12", "conditioned", "lasaft12", "separation", "5.2", "LaSAFT-GPoCM-Net_12", 31_541_908,
-     dict(n_fft=4096, n_blocks=9, embedding_dim=64), dict(n_blocks=9),
+     dict(n_fft=4096, n_blocks=9, embedding_dim=64), dict(n_blocks=9, **_EMB_CUNET["gpocm"]),
      also_in=("4.2 LaSAFT+GPoCM",), description="large LaSAFT-GPoCM U9 (n_fft 4096, E 64)")
 # Chapter 5, Tables 5.2 / 5.3
 _add("amss-net", "amss", "amss", "amss", "5.2", "AMSS-Net", 4_245_068, dict(variant="full"), thesis_params="≈4.3M",
