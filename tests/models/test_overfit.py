@@ -20,10 +20,6 @@ import torch.nn.functional as F
 from models import registry
 
 ALL = registry.model_names(builtin_only=True)
-#: the conditioned U-Nets' embedded configurations and recipes belong to the CUNet families' owners; the ones that do
-#: not fit the batch at their current configuration are expected failures, strict so that a fix is noticed
-CUNET_NOT_FITTING = {"cunet-film", "cunet-film-tdf"}
-CUNET_REASON = "CUNet embedded config owned by the film branch"
 
 EMBEDDED_STEPS = 150
 PAPER_STEPS = 150
@@ -95,13 +91,7 @@ def _params(names, marks_for):
     return [pytest.param(n, marks=marks_for(n), id=n) for n in names]
 
 
-def _embedded_marks(name):
-    if name in CUNET_NOT_FITTING:
-        return [pytest.mark.xfail(strict=True, reason=CUNET_REASON)]
-    return []
-
-
-@pytest.mark.parametrize("name", _params(ALL, _embedded_marks))
+@pytest.mark.parametrize("name", _params(ALL, lambda name: []))
 def test_embedded_model_overfits_one_batch(name):
     model = registry.create(name, profile="embedded", seed=0)
     best, silent, steps = fit(model, b=2, frames=min_frames(model), steps=EMBEDDED_STEPS)
