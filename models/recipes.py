@@ -177,9 +177,9 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # task1 (separate/mute) is far from the identity; the lr drop and the clipping that help the task2 models slowed
     # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps)
     "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400)},
-    # the FiLM CUNets (embedded: 16 channels, no condition-generator dropout, registry) leave the silence level within
-    # 600 constant-lr steps (cunet-film seed 2020: 0.940 × silence); a 16-channel step costs ≈ 2.5× an 8-channel one,
-    # so no extra steps (docs/training.md, "What makes FiLM leave silence")
+    # the FiLM CUNets (embedded: 24 channels, no condition-generator dropout, registry) leave the silence level within
+    # 600 constant-lr steps (cunet-film seeds 2019 / 2020 / 2021: 0.847 / 0.893 / 0.852 × silence); a wide step is
+    # costly, so no extra steps (docs/training.md, "The embedded CUNet configurations")
     "cunet-film": {"embedded": dict(max_steps=600, schedule="none")},
     "cunet-film-tdf": {"embedded": dict(max_steps=600, schedule="none")},
     "cunet-film-lasaft": {"embedded": dict(max_steps=600, schedule="none")},
