@@ -58,9 +58,10 @@ def _pytest_cmd(case_file: Path, json_out: Path, select: str | None) -> list[str
 
 
 def _env(tree: Path) -> dict:
-    env = dict(os.environ)
+    # pytest's own variables are the caller's (PYTEST_ADDOPTS; an xdist worker's PYTEST_XDIST_*, under which
+    # pytest-benchmark disables itself): the cases run as a plain, separate pytest
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = str(tree)
-    env.pop("PYTEST_ADDOPTS", None)
     return env
 
 
