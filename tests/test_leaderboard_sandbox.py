@@ -474,3 +474,14 @@ def test_attacks_succeed_without_a_sandbox(world, monkeypatch):
         leaked[attack] = any("Leak" in e for e in cs.errors)
     # environment: trusted-local also clears the environment; the others reach the checkout
     assert leaked == {"read_by_path": True, "import_suite": True, "environment": False}, leaked
+
+
+def test_the_scratch_tmp_is_mounted_before_the_runtime_so_a_venv_under_tmp_stays_visible(tmp_path):
+    """A checkout (and its .venv) under /tmp: bwrap mounts in argument order, so the scratch /tmp must come first or
+    it hides the virtual env's site-packages (numpy could not be imported in a clone under /tmp)."""
+    from benchmark.leaderboard import sandbox
+
+    argv = sandbox.bwrap_argv(tmp_path, {})
+    scratch = argv.index("/tmp", argv.index("--size"))
+    binds = [i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 2] != "/amss"]
+    assert binds and all(i > scratch for i in binds)

@@ -76,15 +76,16 @@ def site_dirs() -> list[str]:
 def bwrap_argv(stage: Path, env: dict[str, str]) -> list[str]:
     argv = [bwrap_path() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534", "--clearenv",
-            "--tmpfs", "/"]
+            "--tmpfs", "/",
+            # the scratch /tmp before the runtime's binds: a runtime (a virtual env) under /tmp stays visible on it
+            "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_MB << 20), "--tmpfs", "/tmp"]
     for p in _ro_runtime():
         argv += ["--ro-bind", p, p]
     for link in ("lib", "lib64", "bin", "sbin"):
         target = os.path.join("/", link)
         if os.path.islink(target):
             argv += ["--symlink", os.readlink(target), target]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_MB << 20), "--tmpfs", "/tmp",
-             "--ro-bind", str(stage), "/amss", "--chdir", "/tmp", "--remount-ro", "/"]
+    argv += ["--ro-bind", str(stage), "/amss", "--chdir", "/tmp", "--remount-ro", "/"]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     return argv
