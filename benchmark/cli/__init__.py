@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "benchmark.cli.silence",
     "benchmark.cli.listen",
     "benchmark.cli.html",
+    "benchmark.cli.properties",
     "benchmark.cli.numerics",
     "benchmark.cli.tasks",
     "benchmark.cli.gate",

@@ -172,11 +172,31 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 )}
 
 
+#: property metrics (benchmark/scoring/properties.py, docs/metrics.md "Drift" and "Level control"): one number per
+#: system, not per task × track, so they belong to no :class:`Family` and never enter the thesis tables' averages.
+#: ``family`` names the property (the report section, the leaderboard's column group). Adding another property:
+#: its MetricInfo lines here and its section in :data:`PROPERTY_SECTIONS`.
+PROPERTY_METRICS: dict[str, MetricInfo] = {m.name: m for m in (
+    MetricInfo("drift_auc", "drift", False, "dB", None, "drift AUC (RMSE-MFCC)"),
+    MetricInfo("drift_auc_mae", "drift", False, "amplitude", None, "drift AUC (MAE)"),
+    MetricInfo("doubling_k_highpass_drums", "drift", True, "k", None, "doubling k (highpass drums)"),
+    MetricInfo("control_order", "control", True, "fraction", None, "level order holds"),
+    MetricInfo("control_spearman", "control", True, "rho", None, "rank correlation"),
+)}
+#: property -> its title in the report, the HTML page and the leaderboard
+PROPERTY_SECTIONS: dict[str, str] = {"drift": "Progressive manipulation (drift)", "control": "Effect-level control"}
+
+
+def property_metrics(prop: str | None = None) -> tuple[str, ...]:
+    """The property metric keys (of one property), in registry order."""
+    return tuple(m.name for m in PROPERTY_METRICS.values() if prop is None or m.family == prop)
+
+
 def info(metric: str) -> MetricInfo:
     try:
-        return METRICS[metric]
+        return METRICS[metric] if metric in METRICS else PROPERTY_METRICS[metric]
     except KeyError:
-        raise KeyError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}") from None
+        raise KeyError(f"unknown metric {metric!r}; known: {', '.join([*METRICS, *PROPERTY_METRICS])}") from None
 
 
 def family(name: str) -> Family:
@@ -215,4 +235,6 @@ def format_value(metric: str, value: float | None, digits: int = 2) -> str:
     m = info(metric)
     if m.at_floor(value):
         return "≥ floor"
-    return f"{value:.{digits}f}" if m.unit == "dB" else f"{value:.4f}"
+    if m.unit == "k":
+        return f"{value:d}" if isinstance(value, int) else f"{value:g}"
+    return f"{value:.{digits}f}" if m.unit in ("dB", "fraction", "rho") else f"{value:.4f}"

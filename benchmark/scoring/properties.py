@@ -1,0 +1,266 @@
+"""Property scores of a system: progressive-manipulation drift (thesis §5.5.5) and effect-level control (§5.5.6).
+
+Definitions (docs/metrics.md "Drift" and "Level control"; the tasks: :mod:`benchmark.task.properties`):
+
+* **drift curve** — RMSE-MFCC and MAE (:func:`benchmark.scoring.metrics.rmse_mfcc`) of the system's output after k
+  applications against the k-fold ground truth, k = 1…K; per k the mean over tracks.
+* **drift AUC** — the area under the RMSE-MFCC curve by the trapezoidal rule over k = 1…K with unit spacing,
+  divided by K − 1 (the mean height of the curve; for K = 1 the k = 1 value). 0 = perfect.
+* **doubling k** — the first k at which the curve (mean over tracks) reaches twice its k = 1 value. ``None`` when
+  it never doubles within K (reported as "> K"; :func:`doubling_k`); when the k = 1 error is 0, the first k whose
+  error is > 0 (an exact system that starts to drift), ``None`` if it stays 0 (the oracle).
+* **applied level** — the attenuation in dB the system applied to the target source in the operation's band
+  (:func:`benchmark.task.properties.level_band`): 10·log10(E(s) / E(y − r)), s the target source in the input,
+  r = input − s the untouched other sources, y the output; E = energy of the Hann-windowed whole-segment spectrum
+  of both channels in the band. (Measured on the mix itself, the other sources' band energy swamps the
+  differences between the levels: the ground truth would fail its own order.)
+* **order holds** — light < medium < heavy attenuation, each step by more than :data:`ORDER_MARGIN_DB`.
+* **rank correlation** — Spearman ρ of the three attenuations with the true levels (1, 2, 3), mean over cases; a
+  case with three equal attenuations (no control at all, e.g. the identity) counts ρ = 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.base.constants import SR
+from benchmark.task import aml
+from benchmark.task import properties as ptask
+
+log = logging.getLogger("amss_bench.properties")
+
+#: a level step counts only when the attenuation grows by more than this (float rounding of a system that answers
+#: the three adverbs identically must not count as control)
+ORDER_MARGIN_DB = 0.1
+#: a band whose input energy is below this (relative to the whole-spectrum energy) cannot show an attenuation: the
+#: case is left out and counted in ``cases_without_band_energy``
+MIN_BAND_FRACTION = 1e-9
+
+
+# ------------------------------------------------------------------------------------------------ drift metrics
+
+def drift_auc(curve) -> float:
+    """Mean height of the curve over k = 1…K (trapezoid, unit spacing, divided by K − 1; K = 1: the value)."""
+    c = np.asarray(curve, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0:
+        raise ValueError(f"drift curve must be a non-empty 1-D sequence, got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("drift curve contains NaN or inf")
+    if c.size == 1:
+        return float(c[0])
+    return float(np.sum((c[1:] + c[:-1]) / 2.0) / (c.size - 1))
+
+
+def doubling_k(curve) -> int | None:
+    """First k (1-based) with error >= 2 × the k = 1 error; None if it never doubles within K. A k = 1 error of
+    exactly 0: the first k with an error > 0, None if the curve stays 0."""
+    c = np.asarray(curve, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0:
+        raise ValueError(f"drift curve must be a non-empty 1-D sequence, got shape {c.shape}")
+    first = c[0]
+    for k, v in enumerate(c, start=1):
+        if (first == 0 and v > 0) or (first > 0 and v >= 2 * first):
+            return k
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ control metrics
+
+def band_energy(audio: np.ndarray, band: tuple[float, float], sr: int = SR) -> tuple[float, float]:
+    """(energy in band, total energy) of the Hann-windowed whole-segment spectrum, both channels summed."""
+    a = np.asarray(audio, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < 2:
+        raise ValueError(f"expected an (N, channels) signal, got shape {a.shape}")
+    win = np.hanning(a.shape[0])[:, None]
+    power = np.sum(np.abs(np.fft.rfft(a * win, axis=0)) ** 2, axis=1)
+    freqs = np.fft.rfftfreq(a.shape[0], 1.0 / sr)
+    lo, hi = band
+    sel = (freqs >= lo) & (freqs <= hi)
+    return float(np.sum(power[sel])), float(np.sum(power))
+
+
+def applied_level_db(source_in: np.ndarray, inp: np.ndarray, out: np.ndarray, operation: str, source: str,
+                     sr: int = SR) -> float | None:
+    """Attenuation (dB) the system applied to the target source in the operation's band: the target source's part
+    of the output (``out`` less the untouched rest of the input, ``inp - source_in``) against the target source of
+    the input. None when the source has no energy in the band. No energy left in the band: capped at 200 dB."""
+    band = ptask.level_band(operation, source)
+    e_in, total = band_energy(source_in, band, sr)
+    if total <= 0 or e_in <= MIN_BAND_FRACTION * total:
+        return None
+    rest = np.asarray(inp, dtype=np.float64) - np.asarray(source_in, dtype=np.float64)
+    e_out, _ = band_energy(np.asarray(out, dtype=np.float64) - rest, band, sr)
+    if e_out <= 0:
+        return 200.0
+    return float(min(200.0, 10.0 * math.log10(e_in / e_out)))
+
+
+def order_holds(levels: dict[str, float], margin: float = ORDER_MARGIN_DB) -> bool:
+    """light < medium < heavy, each step by more than ``margin`` dB."""
+    v = [levels[lv] for lv in aml.LEVELS]
+    return all(b - a > margin for a, b in zip(v, v[1:]))
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    order = np.argsort(v, kind="stable")
+    r = np.empty(len(v))
+    r[order] = np.arange(1, len(v) + 1, dtype=np.float64)
+    for x in np.unique(v):  # ties: average rank
+        m = v == x
+        r[m] = r[m].mean()
+    return r
+
+
+def spearman_with_levels(levels: dict[str, float]) -> float:
+    """Spearman ρ of the attenuations (light, medium, heavy) with (1, 2, 3); 0 when all three are equal."""
+    v = np.asarray([levels[lv] for lv in aml.LEVELS], dtype=np.float64)
+    r = _ranks(v)
+    if np.all(r == r[0]):
+        return 0.0
+    t = np.arange(1, len(v) + 1, dtype=np.float64)
+    rc, tc = r - r.mean(), t - t.mean()
+    return float(np.sum(rc * tc) / math.sqrt(np.sum(rc ** 2) * np.sum(tc ** 2)))
+
+
+def control_summary(cases: list[dict]) -> dict:
+    """Order fraction and mean Spearman over the cases with a measurable band (``levels`` not None)."""
+    measured = [c for c in cases if c["levels"] is not None]
+    out = {"cases": len(measured), "cases_without_band_energy": len(cases) - len(measured)}
+    if not measured:
+        return {**out, "control_order": None, "control_spearman": None, "mean_level_db": None}
+    out["control_order"] = float(np.mean([c["order_holds"] for c in measured]))
+    out["control_spearman"] = float(np.mean([c["spearman"] for c in measured]))
+    out["mean_level_db"] = {lv: float(np.mean([c["levels"][lv] for c in measured])) for lv in aml.LEVELS}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ running a system
+
+def _segment_stems(testset, track: str, seconds: float) -> np.ndarray:
+    stems = np.asarray(testset.dataset.stems(track), dtype=np.float32)
+    a, b = ptask.segment(stems.shape[1], seconds, SR)
+    return np.ascontiguousarray(stems[:, a:b])
+
+
+def run_drift(system, stems: np.ndarray, task, k_max: int) -> tuple[dict, np.ndarray]:
+    """One drift task on one track's segment: the per-k scores and the output after K applications."""
+    from benchmark.scoring.metrics.mfcc import rmse_mfcc
+    from benchmark.task.dsp import Pair
+
+    truth = ptask.drift_truth(stems, task, k_max)
+    x = truth.input
+    rmse, mae = [], []
+    for k in range(1, k_max + 1):
+        target = truth.targets[k - 1]
+        x = np.asarray(system.estimate(task, Pair(x, target, task.query, truth.gain)), dtype=np.float32)
+        if x.shape != target.shape:
+            raise ValueError(f"{system.name}: {task.id} k={k}: output shape {x.shape}, expected {target.shape}")
+        s = rmse_mfcc(target, x)
+        rmse.append(s["mfcc_rmse"])
+        mae.append(s["mae"])
+    return {"mfcc_rmse": rmse, "mae": mae, "gain": truth.gain, "sox_clipped": truth.clipped}, x
+
+
+def run_control(system, stems: np.ndarray, operation: str, source: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """One control case on one track's segment: the applied level of the system and of the truth per adverb."""
+    from benchmark.task.dsp import Pair
+
+    truth = ptask.control_truth(stems, operation, source)
+    outs, levels, true_levels = {}, {}, {}
+    for level in aml.LEVELS:
+        task = ptask.control_task(operation, source, level)
+        y = np.asarray(system.estimate(task, Pair(truth.input, truth.targets[level], task.query, truth.gain)),
+                       dtype=np.float32)
+        outs[level] = y
+        levels[level] = applied_level_db(truth.source, truth.input, y, operation, source)
+        true_levels[level] = applied_level_db(truth.source, truth.input, truth.targets[level], operation, source)
+    measurable = all(v is not None for v in levels.values())
+    case = {"operation": operation, "source": source, "band_hz": list(ptask.level_band(operation, source)),
+            "levels": levels if measurable else None,
+            "true_levels": true_levels if all(v is not None for v in true_levels.values()) else None}
+    if measurable:
+        case["order_holds"] = order_holds(levels)
+        case["spearman"] = spearman_with_levels(levels)
+    return case, outs
+
+
+def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K,
+                        segment_seconds: float = ptask.DEFAULT_SEGMENT_SECONDS, tracks=None,
+                        drift_tasks=None, figure_dir: str | Path | None = None) -> dict:
+    """Every drift task and control case on every test track (or ``tracks``) → the property document.
+
+    ``figure_dir``: where the outputs of the figure cases go as 16-bit WAVs (``drift-<task>-<track>.wav`` after K
+    applications, ``control-<op>-<source>-<level>-<track>.wav``) for the figures and listening clips of the report;
+    only for the first track."""
+    from benchmark.base.audio import write_wav
+
+    tracks = list(tracks if tracks is not None else testset.tracks())
+    if not tracks:
+        raise ValueError("no test tracks to evaluate the properties on")
+    drift_tasks = tuple(drift_tasks if drift_tasks is not None else ptask.DRIFT_TASKS)
+    supported = [t for t in drift_tasks if system.supports(t)]
+    skipped = [t.id for t in drift_tasks if t not in supported]
+    t0 = time.perf_counter()
+    drift = {t.id: {"version": t.version, "description": t.description, "source": t.source, "per_track": {}}
+             for t in supported}
+    control_cases = []
+    for i, track in enumerate(tracks):
+        stems = _segment_stems(testset, track, segment_seconds)
+        for t in supported:
+            scores, final = run_drift(system, stems, t, k_max)
+            drift[t.id]["per_track"][track] = scores
+            if figure_dir is not None and i == 0 and t.id == ptask.FIGURE_DRIFT_TASK:
+                write_wav(Path(figure_dir) / f"{t.id}-k{k_max}.wav", final, subtype="PCM_16")
+        for op, source in ptask.control_cases():
+            case, outs = run_control(system, stems, op, source)
+            control_cases.append({"track": track, **case})
+            if figure_dir is not None and i == 0 and (op, source) == ptask.FIGURE_CONTROL_CASE:
+                for level, y in outs.items():
+                    write_wav(Path(figure_dir) / f"control-{op}-{source}-{level}.wav", y, subtype="PCM_16")
+    for t_id, d in drift.items():
+        curves = {m: np.mean([d["per_track"][tr][m] for tr in tracks], axis=0) for m in ("mfcc_rmse", "mae")}
+        d["curve"] = {m: [float(v) for v in c] for m, c in curves.items()}
+        d["drift_auc"] = drift_auc(curves["mfcc_rmse"])
+        d["drift_auc_mae"] = drift_auc(curves["mae"])
+        d["doubling_k"] = doubling_k(curves["mfcc_rmse"])
+    summary = control_summary(control_cases)
+    return {
+        "schema": ptask.PROPERTIES_SCHEMA,
+        "kind": "properties",
+        "system": system.describe(),
+        "settings": {"k_max": int(k_max), "segment_seconds": float(segment_seconds), "tracks": tracks,
+                     "order_margin_db": ORDER_MARGIN_DB, "band_octaves": ptask.BAND_OCTAVES},
+        "testset": {"manifest_hash": testset.manifest_hash, "source": testset.source, "peak_mode": testset.peak_mode},
+        "properties": {
+            "drift": {"version": ptask.DRIFT_VERSION, "tasks": drift, "not_supported": skipped,
+                      "summary": drift_summary(drift)},
+            "control": {"version": ptask.CONTROL_VERSION, "cases": control_cases, "summary": summary},
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def drift_summary(drift: dict) -> dict:
+    """Over the drift tasks: mean AUC (RMSE-MFCC, MAE), and the doubling k of every task."""
+    if not drift:
+        return {"drift_auc": None, "drift_auc_mae": None, "doubling_k": {}}
+    return {"drift_auc": float(np.mean([d["drift_auc"] for d in drift.values()])),
+            "drift_auc_mae": float(np.mean([d["drift_auc_mae"] for d in drift.values()])),
+            "doubling_k": {t: d["doubling_k"] for t, d in drift.items()}}
+
+
+def headline(doc: dict) -> dict[str, float | int | None]:
+    """The flat numbers of one property document (``dvc metrics``, leaderboard columns, gate cells): the keys of
+    :data:`benchmark.scoring.metricinfo.PROPERTY_METRICS`."""
+    p = doc["properties"]
+    d, c = p["drift"]["summary"], p["control"]["summary"]
+    out = {"drift_auc": d["drift_auc"], "drift_auc_mae": d["drift_auc_mae"],
+           "control_order": c["control_order"], "control_spearman": c["control_spearman"]}
+    fig = p["drift"]["tasks"].get(ptask.FIGURE_DRIFT_TASK)
+    out["doubling_k_highpass_drums"] = None if fig is None else fig["doubling_k"]
+    return out
