@@ -16,6 +16,7 @@ NO_OUTPUT_CODE = {"benchmark/__init__.py", "benchmark/data/__init__.py", "benchm
 #: modules a stage's command imports only on a path the stage does not take
 NOT_ON_THE_STAGE_PATH = {
     "evaluate-baseline": ("models/",),  # `evaluate --system NAME`: the models load only for --model/--checkpoint
+    "evaluate-properties-baseline": ("models/",),  # `properties --system NAME`: likewise
 }
 
 

@@ -1,7 +1,7 @@
 """``amss-bench properties``: progressive-manipulation drift and effect-level control of one system (the
 ``evaluate-properties`` stages; docs/evaluation.md "Properties").
 
-    amss-bench properties --model NAME --checkpoint PATH --testset DIR --out DIR [--k 20] [--segment-seconds 4]
+    amss-bench properties --model NAME --checkpoint PATH --testset DIR --out DIR [--k 20] [--k-others 10] [--segment-seconds 3] [--tracks 2]
     amss-bench properties --system identity|oracle|dsp-mixture --testset DIR --out DIR
     amss-bench properties --system separate-then-dsp --separator-model NAME --separator-checkpoint PATH ...
 
@@ -53,7 +53,7 @@ def _properties(args) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        doc = evaluate_properties(system, testset, k_max=args.k, segment_seconds=args.segment_seconds,
+        doc = evaluate_properties(system, testset, k_max=args.k, k_others=args.k_others, segment_seconds=args.segment_seconds,
                                   tracks=tracks, figure_dir=tmp)
     except (ValueError, KeyError, SystemConfigError, TestSetIntegrityError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -85,7 +85,10 @@ def register(sub) -> None:
     p.add_argument("--name", help="folder name (default: the system's name)")
     p.add_argument("--label", help="row label (default: the system's name)")
     p.add_argument("--seed", type=int, default=None, help="training seed of the run (default: the checkpoint's)")
-    p.add_argument("--k", type=positive_int, default=20, help="applications per drift task (default 20)")
+    p.add_argument("--k", type=positive_int, default=20,
+                   help="applications of the Figure 5.7 drift task, apply highpass to drums (default 20)")
+    p.add_argument("--k-others", type=positive_int, default=None,
+                   help="applications of the other drift tasks (default: --k)")
     p.add_argument("--segment-seconds", type=float, default=4.0,
                    help="seconds around the middle of each test track (default 4)")
     p.add_argument("--tracks", type=positive_int, default=None, help="only the first N test tracks")

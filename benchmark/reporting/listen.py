@@ -18,14 +18,15 @@ import dataclasses
 import json
 import logging
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.base.audio import atomic_write, write_wav
+from benchmark.base.audio import atomic_write
 from benchmark.base.constants import SR
+from benchmark.reporting import opus as _opus
+from benchmark.reporting.opus import BITRATE, ffmpeg_args  # noqa: F401 - the listen stage's encoder settings
 from benchmark.reporting.plotting import PNG_METADATA, pristine
 
 log = logging.getLogger("amss_bench.listen")
@@ -36,8 +37,6 @@ DEFAULT_TASKS = ("sdr-vocals", "sdr-drums", "pan-left-drums", "volume-up-vocals"
 DEFAULT_MODELS = ("u7-dcse", "cunet-gpocm-lasaft", "amss-net")
 DEFAULT_BASELINES = ("dsp-mixture",)
 SECONDS = 4.0
-#: Opus in Ogg at this bit rate: ≈ 35 kB per 4-s stereo clip (Chromium plays it)
-BITRATE = "64k"
 SPEC_SIZE = (3.2, 1.3)
 
 
@@ -45,22 +44,8 @@ class ListenError(ValueError):
     """A task, model or track that cannot be played, or an encoder failure."""
 
 
-def ffmpeg_args(src: Path, dst: Path) -> list[str]:
-    """The ffmpeg command that encodes ``src`` (WAV) to ``dst`` (Ogg Opus) with no metadata, byte-deterministic."""
-    return ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "libopus", "-b:a", BITRATE, "-ar", "48000",
-            str(dst)]
-
-
 def encode(audio: np.ndarray, dst: Path) -> None:
-    if shutil.which("ffmpeg") is None:
-        raise ListenError("ffmpeg not found (a declared system dependency: `make system-deps`)")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "clip.wav"
-        write_wav(wav, np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), subtype="PCM_16")
-        done = subprocess.run(ffmpeg_args(wav, dst), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ListenError(f"ffmpeg could not encode {dst}: {done.stderr.strip()[-400:]}")
+    _opus.encode(audio, dst, ListenError)
 
 
 @pristine

@@ -323,10 +323,15 @@ def _csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
     return buf.getvalue().encode()
 
 
-def build_report(results_root: str | Path, testset_dir: str | Path, out: str | Path, *, profile: str) -> Path:
+def build_report(results_root: str | Path, testset_dir: str | Path, out: str | Path, *, profile: str,
+                 properties: str | Path | None = None) -> Path:
     """Aggregate ``results_root`` against the test set and write, to ``out``: summary.json, tables.md, tables.json
     (every thesis table, cell by cell: :mod:`benchmark.reporting.tables`), metrics/<system>.json (the headline numbers, flat,
     for ``dvc metrics``), cells.csv (ours vs published per cell, for ``dvc plots``) and the figures.
+
+    ``properties``: the folder of the evaluate-properties stages (``<run>/properties.json``): their sections
+    (:mod:`benchmark.reporting.properties`) go into tables.md, tables.json (``properties``), summary.json
+    (``property_cells``), metrics/<label>.json, and ``properties/`` (figures, listening clips).
 
     Everything is computed before anything is written; a malformed or incomplete results folder raises (naming the
     file, or the system/task/tracks) and leaves the previous report as it was."""
@@ -400,15 +405,36 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
                   "everywhere either.", ""]
         lines += _learning_lines(learning) + [""]
         summary["learning"] = learning
+    prop_files: dict[str, bytes] = {}
+    prop_headline: dict[str, dict] = {}
+    prop_docs, prop_table = [], {}
+    if properties is not None:
+        from benchmark.reporting import properties as prop
+
+        prop_docs = prop.load(properties)
+        prop_table = prop.rows(prop_docs, testset.manifest_hash)
+        if prop_table:
+            lines += prop.markdown(prop_table)
+            thesis_doc["properties"] = prop.tables_json(prop_table)
+            summary["property_cells"] = prop.property_cells(prop_table)
+            prop_headline = prop.headline(prop_table)
+            prop_files = {f"{prop.OUT_DIR}/{k}": v for k, v in prop.figures(prop_docs, prop_table, profile).items()}
+            prop_files[f"{prop.OUT_DIR}/clips.json"] = _json_bytes(prop.clip_index(prop_docs, prop_table))
     files["summary.json"] = _json_bytes(summary)
     files["tables.md"] = "\n".join(lines).encode()
     files["tables.json"] = _json_bytes(thesis_doc, ensure_ascii=False)
-    metrics = {f"{METRICS_DIR}/{system}.json": _json_bytes(values)
-               for system, values in thesis.headline(thesis_doc).items()}
+    heads = thesis.headline(thesis_doc)
+    for label, values in prop_headline.items():  # property numbers beside the thesis headline numbers
+        heads[label] = {**heads.get(label, {}), **values}
+    metrics = {f"{METRICS_DIR}/{system}.json": _json_bytes(values) for system, values in heads.items()}
     files["cells.csv"] = _csv_bytes(thesis.plot_rows(thesis_doc), ["cell", "table", "metric", "paper", "ours"])
     for name in [n for n in OUTPUTS if n in files] + sorted(metrics):  # a fixed order; each file atomically
         with atomic_write(out / name, "wb") as fh:
             fh.write(files.get(name) or metrics[name])
+    if properties is not None:
+        from benchmark.reporting import properties as prop
+
+        prop.write(out, prop_files, prop_docs, prop_table)
     for stale in sorted((out / METRICS_DIR).glob("*.json")):  # systems no longer in the results
         if f"{METRICS_DIR}/{stale.name}" not in metrics:
             stale.unlink()

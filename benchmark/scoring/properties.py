@@ -189,10 +189,13 @@ def run_control(system, stems: np.ndarray, operation: str, source: str) -> tuple
     return case, outs
 
 
-def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K,
+def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_others: int | None = None,
                         segment_seconds: float = ptask.DEFAULT_SEGMENT_SECONDS, tracks=None,
                         drift_tasks=None, figure_dir: str | Path | None = None) -> dict:
     """Every drift task and control case on every test track (or ``tracks``) → the property document.
+
+    ``k_max``: the applications of the figure task (:data:`benchmark.task.properties.FIGURE_DRIFT_TASK`, thesis
+    Figure 5.7: 20); ``k_others``: those of the other drift tasks (default: ``k_max``).
 
     ``figure_dir``: where the outputs of the figure cases go as 16-bit WAVs (``drift-<task>-<track>.wav`` after K
     applications, ``control-<op>-<source>-<level>-<track>.wav``) for the figures and listening clips of the report;
@@ -206,13 +209,15 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K,
     supported = [t for t in drift_tasks if system.supports(t)]
     skipped = [t.id for t in drift_tasks if t not in supported]
     t0 = time.perf_counter()
-    drift = {t.id: {"version": t.version, "description": t.description, "source": t.source, "per_track": {}}
-             for t in supported}
+    k_others = k_max if k_others is None else k_others
+    ks = {t.id: k_max if t.id == ptask.FIGURE_DRIFT_TASK else k_others for t in supported}
+    drift = {t.id: {"version": t.version, "description": t.description, "source": t.source, "k_max": ks[t.id],
+                    "per_track": {}} for t in supported}
     control_cases = []
     for i, track in enumerate(tracks):
         stems = _segment_stems(testset, track, segment_seconds)
         for t in supported:
-            scores, final = run_drift(system, stems, t, k_max)
+            scores, final = run_drift(system, stems, t, ks[t.id])
             drift[t.id]["per_track"][track] = scores
             if figure_dir is not None and i == 0 and t.id == ptask.FIGURE_DRIFT_TASK:
                 write_wav(Path(figure_dir) / f"{t.id}-k{k_max}.wav", final, subtype="PCM_16")
@@ -233,7 +238,7 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K,
         "schema": ptask.PROPERTIES_SCHEMA,
         "kind": "properties",
         "system": system.describe(),
-        "settings": {"k_max": int(k_max), "segment_seconds": float(segment_seconds), "tracks": tracks,
+        "settings": {"k_max": int(k_max), "k_others": int(k_others), "segment_seconds": float(segment_seconds), "tracks": tracks,
                      "order_margin_db": ORDER_MARGIN_DB, "band_octaves": ptask.BAND_OCTAVES},
         "testset": {"manifest_hash": testset.manifest_hash, "source": testset.source, "peak_mode": testset.peak_mode},
         "properties": {
