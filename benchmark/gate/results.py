@@ -147,6 +147,9 @@ def _cells_of(doc: dict, what: str) -> dict[str, dict]:
         if entry["family"] == "rmse_mfcc":   # the RMSE-MFCC table's per-source mean rows read "mean-<source>"
             key = f"{entry['label']}/mean-{entry['group']}/{entry['metric']}"
         out[key] = dict(entry, _group=True, _where=key.split("/")[1])
+    for entry in doc.get("property_cells", []):  # the property metrics (drift, level control): one per system
+        key = f"{entry['label']}/{entry['property']}/{entry['metric']}"
+        out[key] = dict(entry, _group=False, _where=entry["property"], task_version=entry.get("version"))
     if not out:
         raise CompareError(f"{what}: no cells (expected 'cells'/'groups' of a summary.json from `amss-bench report`)")
     return out
@@ -261,9 +264,10 @@ def policy_from_params(gate: dict, *, allow=()) -> Policy:
         raise CompareError("params.yaml: gate.tolerance must have 'cell' and 'group' mappings (metric → tolerance)")
     cell = {m: Tolerance.parse(v, f"params.yaml gate.tolerance.cell.{m}") for m, v in tol["cell"].items()}
     group = {m: Tolerance.parse(v, f"params.yaml gate.tolerance.group.{m}") for m, v in tol["group"].items()}
+    known = {**metricinfo.METRICS, **metricinfo.PROPERTY_METRICS}
     for m in list(cell) + list(group):
-        if m not in metricinfo.METRICS:
-            raise CompareError(f"params.yaml gate.tolerance: unknown metric {m!r}; known: {', '.join(metricinfo.METRICS)}")
+        if m not in known:
+            raise CompareError(f"params.yaml gate.tolerance: unknown metric {m!r}; known: {', '.join(known)}")
     baseline = Tolerance.parse(tol.get("baseline", 0.0), "params.yaml gate.tolerance.baseline")
     name = "same machine"
     baselines = tuple(gate.get("baselines") or ())

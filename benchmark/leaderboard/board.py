@@ -108,6 +108,35 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
     return row
 
 
+def property_values(summary: dict, label: str) -> dict:
+    """metric -> value of the property metrics (summary.json ``property_cells``, the report stage with
+    ``--properties``) of one label: extra columns, never part of the SDR/RMSE-MFCC averages or ranks."""
+    return {c["metric"]: c["value"] for c in summary.get("property_cells", []) if c["label"] == label}
+
+
+def _property_lines(rows: list[dict]) -> list[str]:
+    """One table per property (its metrics of the registry as columns) over the rows that carry it."""
+    lines = []
+    for prop, title in metricinfo.PROPERTY_SECTIONS.items():
+        keys = metricinfo.property_metrics(prop)
+        have = [r for r in rows if any(k in r.get("properties", {}) for k in keys)]
+        if not have:
+            continue
+        arrows = ["↑" if metricinfo.info(k).higher_is_better else "↓" for k in keys]
+        lines += ["", f"## {title} (docs/evaluation.md \"Properties\"; not part of any average or rank)", "",
+                  "| system | type | " + " | ".join(f"{metricinfo.info(k).label} {a}" for k, a in zip(keys, arrows))
+                  + " |", "|---|---|" + "---|" * len(keys)]
+        for r in sorted(have, key=lambda r: r["name"]):
+            vals = [r["properties"].get(k) for k in keys]
+            lines.append(f"| {r['name']} | {r['type']} | "
+                         + " | ".join("–" if v is None and not k.startswith("doubling_k") else
+                                      ("never (> K)" if v is None else metricinfo.format_value(k, v, 3))
+                                      for k, v in zip(keys, vals)) + " |")
+        if prop == "drift":
+            lines += ["", "Doubling k = K + 1: the error never doubles within the K applications."]
+    return lines
+
+
 def _rank(rows: list[dict], key: str, higher: bool) -> None:
     pool = [r for r in rows if not r["oracle"] and _finite(r["metrics"][key]["value"]) and r["metrics"][key]["ci"]]
     for r in rows:
@@ -139,6 +168,9 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
                "how": "run by the suite (pipeline)", "oracle": label == "oracle", "extra_data": False,
                "example": False, "profile": profile, "provenance": {"source": str(summary_path)}}
         row.update(system_row(thesis, label, tasks))
+        props = property_values(thesis, label)
+        if props:
+            row["properties"] = props
         rows.append(row)
     for e in entries:
         entry, meta = e["entry"], e["meta"]
@@ -275,6 +307,7 @@ def markdown(doc: dict) -> str:
         lines.append(f"| {_rank_text(r, 'RMSE_MFCC_all')} | {r['name']} | {r['type']} | "
                      + " | ".join(_cell(m.get(f"RMSE_MFCC_{s}"), ci=False) for s in EDIT_SOURCES)
                      + f" | {_cell(m.get('RMSE_MFCC_all'))} | {_cell(m.get('MAE_all'), 4, ci=False)} | {_flags(r)} |")
+    lines += _property_lines(rows)
     subs = [r for r in rows if r["type"] == "submission"]
     lines += ["", "## Submitted entries: provenance (recorded once, when the entry was accepted)", ""]
     if not subs:

@@ -8,7 +8,10 @@ The page is made of what the other stages wrote into the report folder, never re
   each thesis table (:mod:`benchmark.reporting.figures`, from ``tables.json``) under its heading;
 * ``silence/silence.md`` and ``silence.png`` (the `silence` stage: thesis Figure 3.10);
 * ``listen/listen.json`` (the `listen` stage): a *listening* section with an ``<audio>`` player and a spectrogram
-  per clip.
+  per clip;
+* ``properties/`` (the `report` stage with ``--properties``): the drift and level-control sections are part of
+  ``tables.md`` (their figures under ``properties/``); their clips (``properties/clips.json``) join the listening
+  section.
 
 No network: inline CSS, relative links to the PNGs and clips next to the page. Everything is read and checked
 before anything is written; a missing or malformed input raises :class:`HtmlError` naming the file and leaves the
@@ -92,6 +95,21 @@ def _listening(doc: dict, folder: Path, rel: str) -> str:
     return "\n".join(parts)
 
 
+def _property_clips(folder: Path) -> str:
+    """The property clips (``properties/clips.json`` of the report stage): Figure 5.7's and 5.8's outputs."""
+    doc = _read_json(folder / "properties" / "clips.json", ("clips",))
+    parts = ['<h3 id="listen-properties">Properties: Figure 5.7 (after K applications) and Figure 5.8 (three '
+             'levels)</h3>', '<div class="clips">']
+    for c in doc["clips"]:
+        if not (folder / "properties" / c["audio"]).is_file():
+            raise HtmlError(f"{folder / 'properties' / 'clips.json'}: {c['audio']} not found")
+        parts.append(f'<figure class="clip"><figcaption><strong>{html.escape(c["title"])}</strong></figcaption>'
+                     f'<audio controls preload="auto"><source src="properties/{html.escape(c["audio"])}" '
+                     'type="audio/ogg; codecs=opus"></audio></figure>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
 def build(report_dir: str | Path, *, profile: str) -> Path:
     """Write ``index.html`` and ``figures/table-<id>.png`` into ``report_dir`` from the files the report, silence
     and listen stages wrote there."""
@@ -108,6 +126,8 @@ def build(report_dir: str | Path, *, profile: str) -> Path:
     silence_md = _read_text(folder / "silence" / "silence.md").replace("](silence.png)", "](silence/silence.png)")
     listen = _read_json(folder / "listen" / "listen.json", ("track", "seconds", "codec", "tasks"))
     listening = _listening(listen, folder / "listen", "listen")
+    if (folder / "properties" / "clips.json").is_file():  # the report stage ran with --properties
+        listening += "\n" + _property_clips(folder)
 
     # tables.md without its "# Results" heading (the page's own h1); its first paragraph is the profile note
     body = _render(_with_figures(tables_md, figures)).split("\n", 1)[1]

@@ -130,9 +130,9 @@ def headline(table: dict[str, dict]) -> dict[str, dict]:
             for label, row in table.items()}
 
 
-def _fmt(metric: str, v) -> str:
+def _fmt(metric: str, v, k_max: int | None = None) -> str:
     if metric.startswith("doubling_k"):
-        return "never (> K)" if v is None else f"{v:g}"
+        return "never (> K)" if v is None or (k_max is not None and v > k_max) else f"{v:g}"
     return metricinfo.format_value(metric, v, digits=3)
 
 
@@ -236,7 +236,7 @@ def _spectrogram_grid(panels: list[tuple[str, list[tuple[str, np.ndarray]]]], ti
             i += 1
             image = ax.imshow(s, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="magma",
                               extent=(0, s.shape[1] * 512 / SR, 0, s.shape[0]))
-            ax.set_title(f"{row_title}: {t}" if t else row_title, fontsize=8)
+            ax.set_title(": ".join(x for x in (row_title, t) if x), fontsize=8)
             ax.tick_params(labelsize=6)
         axes[r, 0].set_ylabel("mel bin", fontsize=7)
     for ax in axes[-1, :]:
@@ -281,11 +281,11 @@ def figures(docs: list[tuple[Path, dict]], table: dict[str, dict], profile: str)
         wav = folders[label] / f"{ptask.FIGURE_DRIFT_TASK}-k{k}.wav"
         if wav.is_file():
             name = "ground truth" if label == GROUND_TRUTH else label
-            drift.append((name, [("", read_wav(wav)[0])]))
+            drift.append((name, read_wav(wav)[0]))
     if drift:
         desc = ptask.DRIFT_DESCRIPTIONS[ptask.FIGURE_DRIFT_TASK]
         out["figure-5.7.png"] = _spectrogram_grid(
-            drift, f"Figure 5.7: \"{desc}\" applied {k} times (first test track's segment) — profile {profile}")
+            [("", drift)], f"Figure 5.7: \"{desc}\" applied {k} times (first test track's segment) — profile {profile}")
     op, src = ptask.FIGURE_CONTROL_CASE
     control = []
     for label in order:
