@@ -34,7 +34,7 @@ def _build(args):
 def _properties(args) -> int:
     from baselines.base import SystemConfigError
     from benchmark.base.audio import write_json
-    from benchmark.base.provenance import environment, git_commit
+    from benchmark.scoring.evaluate import _provenance
     from benchmark.scoring.properties import evaluate_properties
     from benchmark.task.testset import TestSet, TestSetIntegrityError
 
@@ -59,7 +59,9 @@ def _properties(args) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         return fail(f"{system.name}: {err}", 1)
     seconds = doc.pop("seconds")  # wall time: logged, never written (same inputs -> same bytes)
-    doc["provenance"] = {"environment": environment(), "git_commit": git_commit()}
+    # the result files' provenance block: versions and numerics, no git commit (it would change the bytes of a
+    # DVC-tracked output at every commit; dvc.lock pins the code)
+    doc["provenance"] = _provenance()
     write_json(tmp / RESULT_FILE, doc)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

@@ -40,8 +40,12 @@ class PropertyError(ValueError):
 
 def load(folder: str | Path) -> list[tuple[Path, dict]]:
     """Every ``<folder>/<run>/properties.json`` (sorted by run), checked for the keys the report reads."""
+    if not Path(folder).is_dir():
+        raise PropertyError(f"{folder}: no such folder (run the evaluate-properties stages first)")
     out = []
     for path in sorted(Path(folder).glob(f"*/{RESULT_FILE}")):
+        if path.parent.name.startswith("."):  # an interrupted run's staging folder
+            continue
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
