@@ -212,6 +212,10 @@ def test_cli_writes_a_deterministic_document_and_the_report_reads_it(baseline_re
         assert (report / "properties" / name).is_file()
     clips = json.loads((report / "properties" / "clips.json").read_text())["clips"]
     assert clips and all((report / "properties" / c["audio"]).is_file() for c in clips)
+    from benchmark.reporting.html import _property_clips
+
+    listening = _property_clips(report)                       # the HTML listening section's property clips
+    assert listening.count("<audio") == len(clips) and "properties/clips/" in listening
 
     # runs measured with other settings are never put in one table
     assert _cli("--system", "identity", *common[:-6], "--k", "3", "--k-others", "2", "--segment-seconds", "1",
