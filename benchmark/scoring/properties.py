@@ -214,6 +214,9 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
     drift = {t.id: {"version": t.version, "description": t.description, "source": t.source, "k_max": ks[t.id],
                     "per_track": {}} for t in supported}
     control_cases = []
+    cases = [(op, src) for op, src in ptask.control_cases()
+             if all(system.supports(ptask.control_task(op, src, lv)) for lv in aml.LEVELS)]
+    skipped_control = [f"{op}-{src}" for op, src in ptask.control_cases() if (op, src) not in cases]
     for i, track in enumerate(tracks):
         stems = _segment_stems(testset, track, segment_seconds)
         for t in supported:
@@ -221,7 +224,7 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
             drift[t.id]["per_track"][track] = scores
             if figure_dir is not None and i == 0 and t.id == ptask.FIGURE_DRIFT_TASK:
                 write_wav(Path(figure_dir) / f"{t.id}-k{k_max}.wav", final, subtype="PCM_16")
-        for op, source in ptask.control_cases():
+        for op, source in cases:
             case, outs = run_control(system, stems, op, source)
             control_cases.append({"track": track, **case})
             if figure_dir is not None and i == 0 and (op, source) == ptask.FIGURE_CONTROL_CASE:
@@ -244,7 +247,8 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
         "properties": {
             "drift": {"version": ptask.DRIFT_VERSION, "tasks": drift, "not_supported": skipped,
                       "summary": drift_summary(drift)},
-            "control": {"version": ptask.CONTROL_VERSION, "cases": control_cases, "summary": summary},
+            "control": {"version": ptask.CONTROL_VERSION, "cases": control_cases, "not_supported": skipped_control,
+                        "summary": summary},
         },
         "seconds": round(time.perf_counter() - t0, 1),
     }
