@@ -253,3 +253,15 @@ def test_gate_compares_property_cells_and_leaderboard_shows_them():
     lines = "\n".join(_property_lines([{"name": "amss-net", "type": "thesis model", "properties": values}]))
     assert "Effect-level control" in lines and "| amss-net | thesis model | 0.500" in lines
     assert "Progressive manipulation" not in lines                                  # no drift numbers: no table
+
+
+def test_tasks_a_system_cannot_answer_are_recorded_not_run(tiny_testset):
+    class NoReverbNoBass(type(get_system("identity"))):
+        def supports(self, task):
+            return task.query.operation != "dereverb" and task.source != "bass"
+
+    doc = _run(NoReverbNoBass(), tiny_testset)["properties"]
+    assert doc["drift"]["not_supported"] == ["drift-lowpass-bass", "drift-dereverb-vocals"]
+    assert set(doc["drift"]["tasks"]) == {"drift-highpass-drums", "drift-pan-left-vocals"}
+    assert doc["control"]["not_supported"] == ["lowpass-bass", "highpass-bass"]
+    assert doc["control"]["summary"]["cases"] == 4
