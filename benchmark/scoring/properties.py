@@ -197,9 +197,9 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
     ``k_max``: the applications of the figure task (:data:`benchmark.task.properties.FIGURE_DRIFT_TASK`, thesis
     Figure 5.7: 20); ``k_others``: those of the other drift tasks (default: ``k_max``).
 
-    ``figure_dir``: where the outputs of the figure cases go as 16-bit WAVs (``drift-<task>-<track>.wav`` after K
-    applications, ``control-<op>-<source>-<level>-<track>.wav``) for the figures and listening clips of the report;
-    only for the first track."""
+    ``figure_dir``: where the outputs of the figure cases on the first track go as 16-bit WAVs, for the figures and
+    listening clips of the report: ``drift-highpass-drums-k<K>.wav`` (after K applications) and
+    ``control-highpass-drums-<level>.wav``."""
     from benchmark.base.audio import write_wav
 
     tracks = list(tracks if tracks is not None else testset.tracks())
