@@ -214,3 +214,93 @@ def test_a_result_without_or_with_a_wrong_block_is_rejected(baseline_results):
     other = json.loads(json.dumps(doc))
     other["preservation"]["filter_taps"] = 512
     assert res.resume_key(other) != res.resume_key(doc)
+
+
+# ------------------------------------------------------------------------------ report, dvc metrics, board, gate
+
+def test_report_section_tables_json_and_dvc_metrics(baseline_results, tmp_path):
+    from benchmark.cli import main
+
+    out = tmp_path / "report"
+    assert main(["-q", "report", "--results", str(baseline_results / "results"), "--testset",
+                 str(baseline_results / "ts"), "--out", str(out), "--profile", "embedded"]) == 0
+    md = (out / "tables.md").read_text()
+    section = md.split("## Preservation of untouched sources")[1].split("\n## ")[0]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| system")}
+    assert set(rows) == {"identity", "oracle", "dsp-mixture"}
+    assert len(rows["oracle"]) == 21 + 3 and all(v.strip(" |") == "≥ floor" for v in rows["oracle"])
+    doc = json.loads((out / "tables.json").read_text())
+    pres = doc["preservation"]
+    assert pres["metric"] == "preservation" and pres["higher_is_better"] and pres["cap_db"] == CAP_DB
+    means = {(r["system"], r["source"]): r for r in pres["rows"] if r["task"] == "mean"}
+    assert len([r for r in pres["rows"] if r["task"] != "mean"]) == 3 * 21
+    for s in ("vocals", "drums", "bass"):
+        assert means[("oracle", s)]["at_floor"] and means[("oracle", s)]["ours"] == CAP_DB
+        assert means[("identity", s)]["ours"] > means[("dsp-mixture", s)]["ours"]
+    # never inside a thesis table (nor its averages)
+    assert all(t["metric"] != "preservation" and all(r["metric"] != "preservation" for r in t["rows"])
+               for t in doc["tables"])
+    metrics = {p.stem: json.loads(p.read_text()) for p in (out / "metrics").glob("*.json")}
+    assert {metrics["oracle"][f"PRES_mean_{s}"] for s in ("vocals", "drums", "bass")} == {CAP_DB}
+    assert metrics["identity"]["PRES_mean_drums"] == pytest.approx(means[("identity", "drums")]["ours"], abs=1e-4)
+    assert "RMSE_MFCC_mean_drums" in metrics["identity"]  # beside, not instead of, the thesis numbers
+
+
+def test_leaderboard_extra_columns_never_ranked_nor_averaged(baseline_results, tmp_path):
+    from benchmark.leaderboard.board import markdown, system_row
+    from benchmark.scoring import aggregate as agg
+    from benchmark.task.testset import TestSet
+
+    ts = TestSet.open(baseline_results / "ts")
+    docs = res.load_results(baseline_results / "results")
+    summary = agg.summary_document(agg.aggregate_results(docs, ts), testset=ts, results=docs)
+    rows = {label: system_row(summary, label, ts.tasks()) for label in ("identity", "oracle", "dsp-mixture")}
+    for label, row in rows.items():
+        m = row["metrics"]
+        per = [m[f"PRES_{s}"]["value"] for s in ("vocals", "drums", "bass")]
+        assert m["PRES_all"]["value"] == pytest.approx(sum(per) / 3)
+        # RMSE-MFCC's average is its own: the preservation does not enter it
+        assert m["RMSE_MFCC_all"]["value"] == pytest.approx(
+            sum(m[f"RMSE_MFCC_{s}"]["value"] for s in ("vocals", "drums", "bass")) / 3)
+    assert rows["oracle"]["metrics"]["PRES_all"]["value"] == CAP_DB
+    assert rows["identity"]["metrics"]["PRES_all"]["value"] > rows["dsp-mixture"]["metrics"]["PRES_all"]["value"]
+    doc = {"profile": "embedded", "note": "n", "testset": {"manifest_hash": "h", "n_tracks": 2, "source": "s"},
+           "sdr_backend": ["sdr-only"], "reference_loss": None,
+           "entries": [{"name": k, "type": "baseline", "how": "h", "oracle": k == "oracle", "extra_data": False,
+                        "example": False, "rank": {"SDR_AVG": None, "RMSE_MFCC_all": None}, **v}
+                       for k, v in rows.items()]}
+    md = markdown(doc)
+    assert "preservation all 21" in md
+    edit = md.split("## Manipulation")[1].split("\n## ")[0]
+    line = next(x for x in edit.splitlines() if x.startswith("| – | dsp-mixture"))
+    assert f"{rows['dsp-mixture']['metrics']['PRES_all']['value']:.2f}" in line
+
+
+def test_gate_compares_preservation_cells_with_their_tolerances():
+    import yaml
+    from pathlib import Path
+
+    from benchmark.gate import results as gres
+
+    gate = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())["gate"]
+    policy = gres.policy_from_params(gate)
+    assert policy.tolerance("preservation", False, "amss-net").abs == 1.0
+    assert policy.tolerance("preservation", True, "amss-net").abs == 0.5
+
+    def summary(model, oracle):
+        cell = {"task_id": "lowpass-drums", "metric": "preservation", "family": "preservation", "kind": "mfcc",
+                "task_version": 1, "column": "lowpass filter", "ci_low": None, "ci_high": None}
+        return {"profile": "embedded", "testset": {"manifest_hash": "m"}, "sdr_backend": ["fast"],
+                "checkpoints": {}, "fingerprints": {}, "groups": [],
+                "cells": [{**cell, "label": "amss-net", "value": model}, {**cell, "label": "oracle", "value": oracle}]}
+
+    def status(head_model, head_oracle=CAP_DB):
+        comp = gres.compare(summary(20.0, CAP_DB), summary(head_model, head_oracle), policy)
+        return {c.system: c.status for c in comp.cells}
+
+    assert status(19.5)["amss-net"] == "within tolerance"
+    assert status(18.5)["amss-net"] == "regressed"       # lower preservation = worse
+    assert status(21.5)["amss-net"] == "improved"
+    assert status(20.0)["oracle"] == "floor"             # at the cap: never compared numerically
+    assert status(20.0, 60.0)["oracle"] in ("regressed", "moved")  # the oracle left the floor: fails
