@@ -51,6 +51,9 @@ def mfcc_doc(task_id="pan-left-vocals", track="T0", value=1.0, system=None, seed
                             rank=0, world_size=1, metric={"name": "rmse_mfcc", "backend": "rmse-mfcc"},
                             provenance=PROV)
     doc.update(res.mfcc_payload({k: value for k in res.MFCC_KEYS}))
+    others = {s: 30.0 for s in ("vocals", "drums", "bass", "other") if s != task.source}
+    doc.update(res.preservation_payload({"db": 30.0, "sources": others, "edited": task.source, "filter_taps": 256,
+                                         "cap_db": 100.0, "regularised": False}))
     return doc
 
 
@@ -103,6 +106,10 @@ def _broken():
         ("frame missing SIR", lambda d: d["targets"][0]["frames"][0]["metrics"].pop("SIR"), sdr_doc),
         ("negative RMSE", lambda d: d["scores"].update(mfcc_rmse=-1.0), mfcc_doc),
         ("missing mae_left", lambda d: d["scores"].pop("mae_left"), mfcc_doc),
+        ("mfcc without preservation", drop("preservation"), mfcc_doc),
+        ("preservation of the edited source", lambda d: d["preservation"]["sources"].update(vocals=1.0), mfcc_doc),
+        ("preservation of another edit", setp(("preservation", "edited"), "bass"), mfcc_doc),
+        ("preservation as a string", setp(("preservation", "db"), "30"), mfcc_doc),
         ("mfcc with frames", setp(("targets",), [{"name": "vocals", "frames": []}]), mfcc_doc),
         ("mfcc with a museval target", setp(("task", "museval_target"), "vocals"), mfcc_doc),
         ("kind mismatch", setp(("kind",), "sdr"), mfcc_doc),
