@@ -427,7 +427,7 @@ def test_resume_key_field_by_field():
         "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["pan-left-vocals", 1],
         "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": None,
         "metric": ["rmse_mfcc", "rmse-mfcc", None, None, None], "model_input": None, "source_sha256": None,
-        "schema_version": 1}
+        "schema_version": 1, "preservation": [256, 100.0]}
 
 
 def test_sdr_scoring_and_model_input_defaults():
