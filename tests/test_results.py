@@ -417,7 +417,7 @@ def test_resume_key_field_by_field():
         "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["sdr-vocals", 1],
         "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": 4,
         "metric": ["bss_eval_v4", "fast", 44100, 44100, ["sdr-vocals", "sdr-drums", "sdr-bass", "sdr-other"], "joint"],
-        "model_input": "mixture", "source_sha256": "e" * 64, "schema_version": 1}
+        "model_input": "mixture", "source_sha256": "e" * 64, "schema_version": 1, "preservation": None}
     doc["metric"]["scoring"] = "pair"
     doc["provenance"]["model_input"] = {"signal": "linear_mixture", "sha256": "9" * 64}
     key = res.resume_key(doc)

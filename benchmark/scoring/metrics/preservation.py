@@ -64,14 +64,14 @@ def decompose(error: np.ndarray, sources: Mapping[str, np.ndarray], *, filter_ta
         raise ValueError("the estimate contains NaN or inf samples")
     nsrc, L = len(arrs), int(filter_taps)
     p = nsrc * c
+    if not np.any(err):  # the oracle: nothing to attribute, no fit
+        return {k: 0.0 for k in names}, {k: float(np.sum(a * a)) for k, a in zip(names, arrs)}, False
     ctx = _Ctx("cpu", None)
     torch = ctx.torch
     with no_numpy_hugepages():
         r = _correlations(ctx, arrs + [err], p, n, L=L)  # (L, p + c, p)
     g = _build_gram(r[:, :p, :], torch)  # (pL, pL), museval layout: (source, channel, lag)
-    own = [float(torch.diagonal(r[0, :p, :])[k * c:(k + 1) * c].sum()) for k in range(nsrc)]
-    if not np.any(err):
-        return {k: 0.0 for k in names}, dict(zip(names, own)), False
+    own = [float(torch.diagonal(r[0, :p, :])[k * c:(k + 1) * c].sum()) for k in range(nsrc)]  # ‖x_k‖² (lag 0)
     a = g.clone()
     a.diagonal().add_(float(np.finfo(float).eps))  # museval: solve(G + eps I, D)
     d = r[:, p:, :].permute(2, 0, 1).reshape(p * L, c)  # D[(k, ck, lag), c] = Σ_n e_c[n + lag] x_{k,ck}[n]
