@@ -129,10 +129,11 @@ def preservation_lines(table: pd.DataFrame, cells: pd.DataFrame, not_supported: 
             "BSS-Eval v4 style) and 10 log10(Σ energy of the untouched sources / Σ energy of the error parts they "
             f"carry) is reported, capped at 100 dB; \"≥ floor\" (≥ {floor:g} dB) is float rounding — nothing of the "
             "untouched sources was damaged. Mean over tracks → mean over runs; the mean column: over the source's "
-            "7 tasks. Read it beside RMSE-MFCC: doing nothing (`identity`) preserves everything and edits "
-            "nothing; the `oracle` is perfect on both; `dsp-mixture` (the edit applied to the whole mix) damages "
-            "every untouched source. Not a thesis metric: never part of a thesis table or average "
-            "(docs/metrics.md).", ""] + mfcc_markdown(table, cells, not_supported, metric=PRESERVATION_METRIC) + [""]
+            "7 tasks. Read it beside RMSE-MFCC: doing nothing (`identity`) damages no untouched source and edits "
+            "nothing (it reads high; where its error lies on no source — filters, dereverb — chance correlation "
+            "attributes a little of it to the others, about (taps · 2 · 3) / samples of its energy); the `oracle` "
+            "is perfect on both; `dsp-mixture` (the edit applied to the whole mix) damages every untouched source. "
+            "Not a thesis metric: never part of a thesis table or average (docs/metrics.md §5).", ""] + mfcc_markdown(table, cells, not_supported, metric=PRESERVATION_METRIC) + [""]
 
 
 #: metric -> (label, +1 if higher is better else -1), from the metric registry; the do-nothing check compares every
