@@ -65,11 +65,13 @@ def test_summary_document_field_by_field():
         "bss_eval": "median over frames (NaN skipped) → median over tracks → mean over runs",
         "global_sdr": "whole-track SDR → mean over tracks → mean over runs",
         "rmse_mfcc": "mean over tracks → mean over runs",
+        "preservation": "untouched sources' energy / their share of the error (256-tap fit, pooled, capped at 100 dB) "
+                        "→ mean over tracks → mean over runs",
         "std": "cells: sample std (ddof=1) over runs; AVG/mean rows: sample std (ddof=1) of pooled (task × run) "
                "values; null with too few values",
         "ci": "bootstrap over tracks, 20 resamples, 90 % percentile interval, numpy default_rng seed 3"}
     assert doc["bootstrap"] == {"resamples": 20, "ci": 0.9, "seed": 3, "unit": "track"}
-    assert doc["cells"] == agg.records(tables["cells"]) and len(doc["cells"]) == 4 * 5 + 6
+    assert doc["cells"] == agg.records(tables["cells"]) and len(doc["cells"]) == 4 * 5 + 6 + 1
     assert doc["groups"] == agg.records(tables["groups"]) and doc["groups"]
     assert doc["sdr_backend"] == ["fast"]
     assert doc["sdr_scoring"] == ["joint"]  # baselines: one joint call per track
@@ -102,7 +104,7 @@ def test_write_summary_and_aggregate_dir(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["systems"] == ["identity"] and doc["bootstrap"]["resamples"] == 10
     tables = agg.aggregate_dir(tmp_path, n_boot=10)
-    assert set(tables) == {"per_track", "cells", "groups"} and len(tables["per_track"]) == 4 * 5 * 5 + 6 * 5
+    assert set(tables) == {"per_track", "cells", "groups"} and len(tables["per_track"]) == 4 * 5 * 5 + (6 + 1) * 5
     (tmp_path / "empty").mkdir()
     for f in (agg.write_summary, agg.aggregate_dir):
         with pytest.raises(agg.AggregationError, match="empty: no result files"):
@@ -130,7 +132,7 @@ def test_per_track_table_columns_and_the_seed_of_each_run():
     assert list(pt.columns) == ["label", "system", "seed", "kind", "task_id", "task_version", "source", "column",
                                 "track", "family", "metric", "value"]
     assert dict(pt.groupby("system").seed.unique().map(list)) == {"m-seed1": [1], "m-seed2": [2]}
-    assert len(pt) == 2 * (4 * 5 * 5 + 6 * 5)
+    assert len(pt) == 2 * (4 * 5 * 5 + (6 + 1) * 5)
     assert dict(pt.groupby("task_id").source.unique().map(list)) == {
         "sdr-vocals": ["vocals"], "sdr-drums": ["drums"], "sdr-bass": ["bass"], "sdr-other": ["other"],
         "pan-left-vocals": ["vocals"]}

@@ -310,7 +310,8 @@ def test_no_results_message():
 def test_runs_of_a_single_result_are_accepted():
     agg.check_results([mfcc_doc(value=2.5)])
     t = agg.aggregate_results([mfcc_doc(value=2.5)], n_boot=5)
-    assert t["cells"].value.tolist() == [2.5] * 6 and t["cells"].n_tracks.tolist() == [1] * 6
+    # the preservation cell (family "preservation" sorts before "rmse_mfcc"), then the six RMSE-MFCC numbers
+    assert t["cells"].value.tolist() == [30.0] + [2.5] * 6 and t["cells"].n_tracks.tolist() == [1] * 7
     # an SDR run of one task (its joint set) and one track
     one = sdr_doc("sdr-drums", "T3", sdr=(4.0, 1.0, 2.0), joint=("sdr-drums",), global_sdr=-1.0)
     agg.check_results([one])
@@ -337,7 +338,7 @@ def test_cell_and_group_rows_name_their_label_kind_column_version_and_rule(table
     assert (m.label, m.kind, m.source, m.column, m.task_version) == ("identity", "mfcc", "vocals", "pan left", 1)
     assert m.stat == "mean over tracks → mean over runs"
     # cells sorted by (label, kind) then (task, family, metric)
-    assert list(tables["cells"].kind) == ["mfcc"] * 6 + ["sdr"] * 20
+    assert list(tables["cells"].kind) == ["mfcc"] * 7 + ["sdr"] * 20
 
 
 def test_the_bootstrap_stream_of_a_label_and_kind_is_fixed():

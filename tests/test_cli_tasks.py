@@ -19,8 +19,8 @@ def test_tasks_list_json_is_the_registry(capsys):
     by_kind = {k: [r for r in rows if r["kind"] == k] for k in ("sdr", "mfcc")}
     assert len(by_kind["sdr"]) == 4 and len(by_kind["mfcc"]) == 21
     assert all(r["metrics"] == ["SDR", "ISR", "SIR", "SAR", "global_SDR"] for r in by_kind["sdr"])
-    assert all(r["metrics"] == ["mfcc_rmse", "mfcc_rmse_left", "mfcc_rmse_right", "mae", "mae_left", "mae_right"]
-               for r in by_kind["mfcc"])
+    assert all(r["metrics"] == ["mfcc_rmse", "mfcc_rmse_left", "mfcc_rmse_right", "mae", "mae_left", "mae_right",
+                                "preservation"] for r in by_kind["mfcc"])
     assert {r["query"] for r in by_kind["sdr"]} == {"separate vocals", "separate drums", "separate bass",
                                                      "mute vocals, drums, bass"}
 

@@ -66,7 +66,9 @@ def test_every_family_and_declaration_resolves():
     # the statistics of today's aggregation, word for word (summary.json "rules")
     assert agg.STAT == {"bss_eval": "median over frames (NaN skipped) → median over tracks → mean over runs",
                         "global_sdr": "whole-track SDR → mean over tracks → mean over runs",
-                        "rmse_mfcc": "mean over tracks → mean over runs"}
+                        "rmse_mfcc": "mean over tracks → mean over runs",
+                        "preservation": "untouched sources' energy / their share of the error (256-tap fit, pooled, "
+                                        "capped at 100 dB) → mean over tracks → mean over runs"}
     assert agg.SDR_METRICS == ("SDR", "ISR", "SIR", "SAR") and res.MFCC_KEYS == (
         "mfcc_rmse", "mfcc_rmse_left", "mfcc_rmse_right", "mae", "mae_left", "mae_right")
 
@@ -98,7 +100,7 @@ def test_errors_name_the_unknown_metric_family_and_kind():
 def test_directions_floors_and_statistics_by_family():
     for m in metricinfo.METRICS.values():
         f = metricinfo.FAMILIES[m.family]
-        assert m.higher_is_better == (f.name in ("bss_eval", "global_sdr"))
+        assert m.higher_is_better == (f.name in ("bss_eval", "global_sdr", "preservation"))
         assert (m.floor == metricinfo.BSS_FLOOR_DB) == m.higher_is_better
     x = np.array([[1.0, np.nan, 3.0, 10.0]])
     assert metricinfo.family("bss_eval").track_stat()(x, axis=1).tolist() == [3.0]  # NaN skipped

@@ -20,7 +20,7 @@ def test_report_tables_and_figures(results, capsys):
     assert "not comparable with the thesis" in md
     assert "## Every system: SDR (dB), layout of thesis Table 5.2" in md
     assert "## Every system: RMSE-MFCC, layout of thesis Table 5.3" in md
-    tables_md = md.split("## Every system: SDR")[1].split("## Better than doing nothing?")[0]
+    tables_md = md.split("## Every system: SDR")[1].split("## Preservation of untouched sources")[0]
     rows = {line.split(" | ")[0].strip("| "): line for line in tables_md.splitlines() if line.startswith("| ")}
     assert {"identity", "oracle", "dsp-mixture"} <= set(rows)
     sdr_rows = [line for line in md.split("## Every system: SDR")[1].split("## Every system: RMSE-MFCC")[0].splitlines()
@@ -129,12 +129,14 @@ def test_report_thesis_tables(results):
     assert isr["ours"] is None and "no ISR values" in isr["missing_reason"]
     metrics = json.loads((out / "metrics" / "identity.json").read_text())  # one small flat JSON per system
     assert set(metrics) == {"SDR_vocals", "SDR_drums", "SDR_bass", "SDR_other", "SDR_AVG", "RMSE_MFCC_mean_vocals",
-                            "RMSE_MFCC_mean_drums", "RMSE_MFCC_mean_bass"}
+                            "RMSE_MFCC_mean_drums", "RMSE_MFCC_mean_bass", "PRES_mean_vocals", "PRES_mean_drums",
+                            "PRES_mean_bass"}
     assert all(isinstance(v, float) for v in metrics.values())
     ref = {r["source"]: r["ours"] for r in ref if r["task"] == "mean"}
     assert metrics["RMSE_MFCC_mean_vocals"] == round(ref["vocals"], 4)
     oracle_metrics = json.loads((out / "metrics" / "oracle.json").read_text())
-    assert oracle_metrics == {"RMSE_MFCC_mean_bass": 0.0, "RMSE_MFCC_mean_drums": 0.0, "RMSE_MFCC_mean_vocals": 0.0}
+    assert oracle_metrics == {"RMSE_MFCC_mean_bass": 0.0, "RMSE_MFCC_mean_drums": 0.0, "RMSE_MFCC_mean_vocals": 0.0,
+                              "PRES_mean_bass": 100.0, "PRES_mean_drums": 100.0, "PRES_mean_vocals": 100.0}
     md = (out / "tables.md").read_text()
     assert "### Table 5.3 — RMSE-MFCC" in md and "| reference loss — pan left (`identity`) |" in md
     assert (out / "cells.csv").read_text().startswith("cell,table,metric,paper,ours\n5.3 reference loss pan left")

@@ -71,8 +71,8 @@ def test_page_in_headless_chromium(report, tmp_path):
     assert page["tables"] >= 11 + 2 + 2 + 1
     assert page["numeric_cells"] > 50
     headings = " | ".join(page["headings"])
-    for want in ("Table 3.1 — ", "Table 5.3 — ", "Better than doing nothing?", "Figure 3.10",
-                 "sdr-vocals: separate vocals", "Listening"):
+    for want in ("Table 3.1 — ", "Table 5.3 — ", "Better than doing nothing?", "Preservation of untouched sources",
+                 "Figure 3.10", "sdr-vocals: separate vocals", "Listening"):
         assert want in headings, want
     # images: the overview and per-table figures, the silence figure and one spectrogram per clip, all decoded
     srcs = {i["src"]: i for i in page["images"]}
@@ -98,6 +98,7 @@ def test_page_content_and_determinism(report, tmp_path):
     assert re.search(r"<h3>Table 3\.1 — .*?</h3>\s*<p><img src=\"figures/table-3\.1\.png\"", html)
     # published column and the missing-cell reasons come through from tables.md
     assert "published, not recomputed" in html and "Missing cells:" in html
+    assert '<h2 id="preservation-of-untouched-sources">' in html and 'href="#preservation-of-untouched-sources"' in html
     listen = json.loads((report / "listen" / "listen.json").read_text())
     assert [t["task"] for t in listen["tasks"]] == ["sdr-vocals", "pan-left-drums"]
     assert listen["tasks"][0]["start_s"] == pytest.approx(1.0)  # 1 s around the middle of a 3-s track

@@ -51,6 +51,9 @@ def mfcc_doc(task_id="pan-left-vocals", track="T0", value=1.0, system=None, seed
                             rank=0, world_size=1, metric={"name": "rmse_mfcc", "backend": "rmse-mfcc"},
                             provenance=PROV)
     doc.update(res.mfcc_payload({k: value for k in res.MFCC_KEYS}))
+    others = {s: 30.0 for s in ("vocals", "drums", "bass", "other") if s != task.source}
+    doc.update(res.preservation_payload({"db": 30.0, "sources": others, "edited": task.source, "filter_taps": 256,
+                                         "cap_db": 100.0, "regularised": False}))
     return doc
 
 
@@ -103,6 +106,10 @@ def _broken():
         ("frame missing SIR", lambda d: d["targets"][0]["frames"][0]["metrics"].pop("SIR"), sdr_doc),
         ("negative RMSE", lambda d: d["scores"].update(mfcc_rmse=-1.0), mfcc_doc),
         ("missing mae_left", lambda d: d["scores"].pop("mae_left"), mfcc_doc),
+        ("mfcc without preservation", drop("preservation"), mfcc_doc),
+        ("preservation of the edited source", lambda d: d["preservation"]["sources"].update(vocals=1.0), mfcc_doc),
+        ("preservation of another edit", setp(("preservation", "edited"), "bass"), mfcc_doc),
+        ("preservation as a string", setp(("preservation", "db"), "30"), mfcc_doc),
         ("mfcc with frames", setp(("targets",), [{"name": "vocals", "frames": []}]), mfcc_doc),
         ("mfcc with a museval target", setp(("task", "museval_target"), "vocals"), mfcc_doc),
         ("kind mismatch", setp(("kind",), "sdr"), mfcc_doc),
@@ -410,7 +417,7 @@ def test_resume_key_field_by_field():
         "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["sdr-vocals", 1],
         "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": 4,
         "metric": ["bss_eval_v4", "fast", 44100, 44100, ["sdr-vocals", "sdr-drums", "sdr-bass", "sdr-other"], "joint"],
-        "model_input": "mixture", "source_sha256": "e" * 64, "schema_version": 1}
+        "model_input": "mixture", "source_sha256": "e" * 64, "schema_version": 1, "preservation": None}
     doc["metric"]["scoring"] = "pair"
     doc["provenance"]["model_input"] = {"signal": "linear_mixture", "sha256": "9" * 64}
     key = res.resume_key(doc)
@@ -420,7 +427,7 @@ def test_resume_key_field_by_field():
         "manifest_hash": H, "input_sha256": "b" * 64, "target_sha256": "c" * 64, "task": ["pan-left-vocals", 1],
         "track": "T0", "system": ["m", "M", "f" * 64, "d" * 64], "seed": None,
         "metric": ["rmse_mfcc", "rmse-mfcc", None, None, None], "model_input": None, "source_sha256": None,
-        "schema_version": 1}
+        "schema_version": 1, "preservation": [256, 100.0]}
 
 
 def test_sdr_scoring_and_model_input_defaults():

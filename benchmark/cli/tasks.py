@@ -52,9 +52,10 @@ def _metrics(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(r["metric"]) for r in rows)
+    fwidth = max(len(r["family"]) for r in rows)
     for r in rows:
         floor = "—" if r["floor"] is None else f"{r['floor']:g}"
-        print(f"{r['metric']:<{width}}  {r['family']:<10}  {'higher' if r['higher_is_better'] else 'lower '} is "
+        print(f"{r['metric']:<{width}}  {r['family']:<{fwidth}}  {'higher' if r['higher_is_better'] else 'lower '} is "
               f"better  {r['unit']:<9}  floor {floor:<3}  {r['tasks']:>2} task(s)  {r['statistic']}")
     print(f"{len(rows)} metric(s); the registry: benchmark/scoring/metricinfo.py (docs/metrics.md, \"Adding a metric\")")
     return 0

@@ -81,18 +81,20 @@ def system_row(summary: dict, label: str, testset_tasks: list[str]) -> dict:
             put(key, None, lacking(sdr_missing or sdr_tasks))
         else:
             put(key, g)
-    for metric, prefix in (("mfcc_rmse", "RMSE_MFCC"), ("mae", "MAE")):
+    # PRES: the preservation of the untouched sources (dB, higher is better): extra columns beside RMSE-MFCC, never
+    # part of a thesis average nor of a rank
+    for metric, prefix in (("mfcc_rmse", "RMSE_MFCC"), ("mae", "MAE"), ("preservation", "PRES")):
         per = {}
         for s in EDIT_SOURCES:
             lack = [t for t in edit[s] if t not in have]
             g = groups.get((s, metric))
             if lack or g is None or g.get("n_tasks") != len(edit[s]):
                 per[s] = None
-                if prefix == "RMSE_MFCC":
+                if prefix in ("RMSE_MFCC", "PRES"):
                     put(f"{prefix}_{s}", None, lacking(lack or edit[s]))
             else:
                 per[s] = g
-                if prefix == "RMSE_MFCC":
+                if prefix in ("RMSE_MFCC", "PRES"):
                     put(f"{prefix}_{s}", g)
         all_edit = [t for s in EDIT_SOURCES for t in edit[s]]
         if any(per[s] is None for s in EDIT_SOURCES) or not all_edit:
@@ -300,13 +302,18 @@ def markdown(doc: dict) -> str:
               + ", ".join(f"{s} {_cell(ref.get(f'RMSE_MFCC_{s}'), ci=False)}" for s in EDIT_SOURCES)
               + f", all 21 {_cell(ref.get('RMSE_MFCC_all'), ci=False)}; MAE all 21 "
               + f"{_cell(ref.get('MAE_all'), 4, ci=False)}.", "",
-              "| rank | system | type | RMSE-MFCC vocals | drums | bass | all 21 [≈95 % CI] | MAE all 21 | flags |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "Preservation (dB, higher is better; extra columns, not ranked): how much of the untouched sources "
+              "survives the edit, the error's share on them (docs/metrics.md); read beside RMSE-MFCC (doing nothing "
+              "preserves everything).", "",
+              "| rank | system | type | RMSE-MFCC vocals | drums | bass | all 21 [≈95 % CI] | MAE all 21 | "
+              "preservation all 21 | flags |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in order("RMSE_MFCC_all", metricinfo.info("mfcc_rmse").higher_is_better):
         m = r["metrics"]
         lines.append(f"| {_rank_text(r, 'RMSE_MFCC_all')} | {r['name']} | {r['type']} | "
                      + " | ".join(_cell(m.get(f"RMSE_MFCC_{s}"), ci=False) for s in EDIT_SOURCES)
-                     + f" | {_cell(m.get('RMSE_MFCC_all'))} | {_cell(m.get('MAE_all'), 4, ci=False)} | {_flags(r)} |")
+                     + f" | {_cell(m.get('RMSE_MFCC_all'))} | {_cell(m.get('MAE_all'), 4, ci=False)} | "
+                     f"{_cell(m.get('PRES_all'), ci=False)} | {_flags(r)} |")
     lines += _property_lines(rows)
     subs = [r for r in rows if r["type"] == "submission"]
     lines += ["", "## Submitted entries: provenance (recorded once, when the entry was accepted)", ""]

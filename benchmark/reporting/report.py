@@ -5,7 +5,8 @@ Reads every result JSON under ``results/<profile>/`` (written by ``amss-bench ev
 95 % intervals over tracks) and writes
 
 * ``summary.json`` — the aggregated long tables (cells and AVG/mean rows) with the aggregation rules;
-* ``tables.md`` — an SDR table in the layout of thesis Table 5.2 and an RMSE-MFCC table in the layout of Table 5.3;
+* ``tables.md`` — an SDR table in the layout of thesis Table 5.2 and an RMSE-MFCC table in the layout of Table 5.3,
+  then the preservation of the untouched sources by the edits in the same layout (not a thesis metric);
 * ``sdr.png`` and ``rmse_mfcc.png`` — the same numbers as figures.
 
 Every output states the profile. Results of the ``embedded`` profile (synthetic data, scaled-down models, seconds of
@@ -32,6 +33,7 @@ log = logging.getLogger("amss_bench.report")
 SDR_COLUMNS = ("vocals", "drums", "bass", "other")
 SDR_METRIC = "SDR"  # the metric of the Table 5.2 layout (museval median)
 MFCC_METRIC = "mfcc_rmse"  # the metric of the Table 5.3 layout
+PRESERVATION_METRIC = "preservation"  # the untouched sources' preservation (same layout; not a thesis metric)
 MFCC_COLUMNS = ("pan left", "pan right", "decrease volume", "increase volume", "lowpass filter", "highpass filter",
                 "dereverberation")
 PROFILE_NOTE = {
@@ -63,17 +65,18 @@ def sdr_table(cells: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame, not_supported: dict | None = None) -> pd.DataFrame:
-    """Mean RMSE-MFCC per label (rows) and (task column, source) (columns), plus the per-source mean — only for a
-    label with every task of the source in the table and none it declares unsupported (``not_supported``: label ->
-    task ids, summary.json), never a mean over fewer tasks."""
-    c = cells[cells["metric"] == MFCC_METRIC] if not cells.empty else cells
+def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame, not_supported: dict | None = None, *,
+               metric: str = MFCC_METRIC) -> pd.DataFrame:
+    """Mean RMSE-MFCC (or another edit-task ``metric``: the preservation) per label (rows) and (task column, source)
+    (columns), plus the per-source mean — only for a label with every task of the source in the table and none it
+    declares unsupported (``not_supported``: label -> task ids, summary.json), never a mean over fewer tasks."""
+    c = cells[cells["metric"] == metric] if not cells.empty else cells
     if c.empty:
         return pd.DataFrame()
     table = c.pivot_table(index="label", columns=["column", "source"], values="value", aggfunc="first", dropna=False)
     order = [(col, s) for col in MFCC_COLUMNS for s in ("vocals", "drums", "bass") if (col, s) in table.columns]
     table = table.reindex(columns=pd.MultiIndex.from_tuples(order))
-    g = groups[groups["metric"] == MFCC_METRIC]
+    g = groups[groups["metric"] == metric]
     for s in ("vocals", "drums", "bass"):
         mean = g[g["group"] == s].set_index("label")["value"].reindex(table.index)
         cols = [c for c in order if c[1] == s]
@@ -88,12 +91,14 @@ def mfcc_table(cells: pd.DataFrame, groups: pd.DataFrame, not_supported: dict | 
 NOT_SUPPORTED = "not supported"
 
 
-def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[str, list[str]]) -> list[str]:
+def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[str, list[str]], *,
+                  metric: str = MFCC_METRIC) -> list[str]:
     """:func:`mfcc_table` as markdown; a cell a system declares unsupported (``summary.json`` ``not_supported``,
-    e.g. the cascade's dereverb tasks) reads *not supported*, its source's mean *n/a (not supported)*."""
+    e.g. the cascade's dereverb tasks) reads *not supported*, its source's mean *n/a (not supported)*; a value at
+    the metric's numerical floor (the preservation's cap) reads "≥ floor"."""
     task_of = {}
     if not cells.empty:
-        c = cells[cells["metric"] == MFCC_METRIC]
+        c = cells[cells["metric"] == metric]
         task_of = {(col, src): tid for col, src, tid in zip(c["column"], c["source"], c["task_id"])}
     header = ["system"] + [f"{c} ({s[0]})" for c, s in table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -106,10 +111,29 @@ def mfcc_markdown(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[
                 out.append(f"n/a ({NOT_SUPPORTED})")
             elif task_of.get((col, src)) in lacks:
                 out.append(NOT_SUPPORTED)
+            elif metricinfo.info(metric).at_floor(None if v is None or math.isnan(v) else float(v)):
+                out.append("≥ floor")
             else:
                 out.append(_fmt(v))
         lines.append("| " + " | ".join([str(label)] + out) + " |")
     return lines
+
+
+def preservation_lines(table: pd.DataFrame, cells: pd.DataFrame, not_supported: dict[str, list[str]]) -> list[str]:
+    """The "Preservation of untouched sources" section of tables.md (and of index.html)."""
+    floor = metricinfo.info(PRESERVATION_METRIC).floor
+    return ["## Preservation of untouched sources", "",
+            "How much of the sources an edit should leave alone survives in the output (dB, higher is better): the "
+            "error estimate − target is decomposed onto the sources of the target (the edited source in its target "
+            "version and each untouched source; one joint least-squares fit with 256-tap distortion filters, "
+            "BSS-Eval v4 style) and 10 log10(Σ energy of the untouched sources / Σ energy of the error parts they "
+            f"carry) is reported, capped at 100 dB; \"≥ floor\" (≥ {floor:g} dB) is float rounding — nothing of the "
+            "untouched sources was damaged. Mean over tracks → mean over runs; the mean column: over the source's "
+            "7 tasks. Read it beside RMSE-MFCC: doing nothing (`identity`) damages no untouched source and edits "
+            "nothing (it reads high; where its error lies on no source — filters, dereverb — chance correlation "
+            "attributes a little of it to the others, about (taps · 2 · 3) / samples of its energy); the `oracle` "
+            "is perfect on both; `dsp-mixture` (the edit applied to the whole mix) damages every untouched source. "
+            "Not a thesis metric: never part of a thesis table or average (docs/metrics.md §6).", ""] + mfcc_markdown(table, cells, not_supported, metric=PRESERVATION_METRIC) + [""]
 
 
 #: metric -> (label, +1 if higher is better else -1), from the metric registry; the do-nothing check compares every
@@ -384,6 +408,9 @@ def build_report(results_root: str | Path, testset_dir: str | Path, out: str | P
                       "dereverb tasks, docs/evaluation.md); such a system has no mean over that source's tasks.", ""]
         files["rmse_mfcc.png"] = _plot_mfcc(mfcc, profile)
         lines += ["![RMSE-MFCC per task](rmse_mfcc.png)", ""]
+    pres = mfcc_table(tables["cells"], tables["groups"], summary.get("not_supported"), metric=PRESERVATION_METRIC)
+    if not pres.empty:
+        lines += preservation_lines(pres, tables["cells"], summary.get("not_supported", {}))
     check = do_nothing_check(tables["cells"])
     if check:
         lines += ["## Better than doing nothing?", "",

@@ -329,6 +329,39 @@ def _mfcc_table(spec: Spec, res: _Results, profile: str) -> list[dict]:
     return rows
 
 
+PRESERVATION = "preservation"
+
+
+def preservation_section(res: _Results) -> dict:
+    """``tables.json`` ``preservation``: the preservation of the untouched sources by the edits (not a thesis metric,
+    so not a thesis table: no published value, never part of a thesis average). Rows: every system (our label) ×
+    edit task (``task`` = the Table 5.3 column, ``source`` = the edited source), then per system and source the
+    mean over the source's 7 tasks (``task = "mean"``; only when all 7 are there)."""
+    m = metric_info(PRESERVATION)
+    rows = []
+    for label in sorted(res.labels()):
+        keys = sorted(k for k in res.mfcc if k[0] == label and k[3] == PRESERVATION)
+        for _, column, source, _ in keys:
+            rows.append({"system": label, "model": label, "task": column, "source": source, "metric": PRESERVATION,
+                         **_value_fields(PRESERVATION, res.mfcc[(label, column, source, PRESERVATION)])})
+        for source in MFCC_SOURCES:
+            n = sum(1 for k in keys if k[2] == source)
+            if not n:
+                continue
+            g = res.groups.get((label, source, PRESERVATION)) if n == 7 else None
+            row = {"system": label, "model": label, "task": "mean", "source": source, "metric": PRESERVATION,
+                   **_value_fields(PRESERVATION, g)}
+            if g is None:
+                row["missing_reason"] = (f"mean over the 7 tasks not computed: only {n} of the {source} tasks "
+                                         f"evaluated for {label} (never averaged over missing cells)")
+            rows.append(row)
+    return {"metric": PRESERVATION, "unit": m.unit, "higher_is_better": m.higher_is_better,
+            "aggregation": RULES[PRESERVATION], "floor_db": m.floor, "cap_db": 100.0,
+            "definition": "10 log10(Σ untouched sources' energy / Σ energy of the parts of estimate − target that a "
+                          "joint 256-tap distortion-filter fit attributes to them), capped at 100 dB; docs/metrics.md",
+            "rows": rows}
+
+
 def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, manifest_hash: str | None,
                  n_tracks: int | None, sdr_backend, sdr_scoring=None) -> dict:
     """The ``tables.json`` document: every thesis table, every printed cell."""
@@ -362,6 +395,7 @@ def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, man
                   "rule": "SDR-family values at or above the floor are float rounding, not measurement: printed "
                           "'≥ floor', at_floor = true, no Δ"},
         "tables": tables,
+        "preservation": preservation_section(res),
     }
 
 
@@ -375,9 +409,16 @@ _HEADLINE_SDR = {"vocals": "SDR_vocals", "drums": "SDR_drums", "bass": "SDR_bass
 def headline(doc: dict) -> dict[str, dict[str, float]]:
     """The headline numbers for ``dvc metrics``: per system (our label), a small flat dict of its thesis-convention
     numbers, rounded to 4 decimals: ``SDR_<target>`` and ``SDR_AVG`` (museval median; AVG only when all four targets
-    are there) from the SDR tables, ``RMSE_MFCC_mean_<source>`` from Table 5.3. Missing, non-finite and at-floor
-    cells are left out (never a partial average)."""
+    are there) from the SDR tables, ``RMSE_MFCC_mean_<source>`` from Table 5.3, and, apart from the thesis numbers,
+    ``PRES_mean_<source>`` (the preservation of the untouched sources, mean over the source's 7 edit tasks; a mean
+    at the floor is written as the cap, 100: machine-independent, the oracle's perfect score). Otherwise missing,
+    non-finite and at-floor cells are left out (never a partial average)."""
     out: dict[str, dict[str, float]] = {}
+    pres = doc.get("preservation", {})
+    for r in pres.get("rows", []):
+        if r["task"] == "mean" and r["ours"] is not None:
+            value = pres["cap_db"] if r["at_floor"] else round(r["ours"], 4)
+            out.setdefault(r["model"], {})[f"PRES_mean_{r['source']}"] = value
     for t in doc["tables"]:
         for r in t["rows"]:
             if r["model"] is None or r["ours"] is None or r["at_floor"]:

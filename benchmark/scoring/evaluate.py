@@ -7,7 +7,8 @@ Work units (docs/evaluation.md):
   for the dedicated (chapter 3) families, scored by default the way the ISMIR 2020 code did: each task on its own,
   two sources {target, accompaniment} (``dedicated_scoring="pair"``; docs/fidelity.md §1), with the stem sum
   (``linear_mixture``) as the model input (``sdr_input="auto"``);
-* per test track and RMSE-MFCC task, one unit (one estimate, one :func:`benchmark.scoring.metrics.rmse_mfcc` call).
+* per test track and RMSE-MFCC task, one unit (one estimate, one :func:`benchmark.scoring.metrics.rmse_mfcc` call and
+  one :func:`benchmark.scoring.metrics.preservation.preservation` call on the target's sources).
 
 Resumable: before a unit runs, its result files are read; if every one of them exists, is valid and has the
 provenance this run would write (:func:`benchmark.scoring.results.resume_key`: manifest hash, pair hashes, task id and
@@ -220,6 +221,16 @@ def unit_paths(out, system, unit: Unit) -> list[Path]:
     return [res.result_path(out, system.name, tid, unit.track) for tid in unit.task_ids]
 
 
+def _expected(doc: dict) -> dict:
+    """A result document before its metrics are computed, with the settings this code would compute the
+    preservation metric with (what resumption compares: filter length, cap)."""
+    if res.scored_with(doc, "preservation"):
+        from benchmark.scoring.metrics.preservation import CAP_DB, FILTER_TAPS
+
+        doc = {**doc, "preservation": {"filter_taps": FILTER_TAPS, "cap_db": CAP_DB}}
+    return doc
+
+
 def unit_done(out, system, testset, unit: Unit, opts: Options) -> bool:
     """Whether every result of the unit is on disk, valid, and has this run's provenance."""
     paths = unit_paths(out, system, unit)
@@ -232,7 +243,7 @@ def unit_done(out, system, testset, unit: Unit, opts: Options) -> bool:
         except (res.ResultValidationError, OSError) as err:
             log.warning("%s: unusable result, recomputing (%s)", p, err)
             return False
-        want = res.resume_key(_document(system, testset, unit, get_task(tid), opts, source_sha256=source))
+        want = res.resume_key(_expected(_document(system, testset, unit, get_task(tid), opts, source_sha256=source)))
         if res.resume_key(doc) != want:
             diff = sorted(k for k in want if want[k] != res.resume_key(doc).get(k))
             log.info("%s: provenance differs (%s); recomputing", p, ", ".join(diff))
@@ -336,10 +347,19 @@ def _run_unit(system, testset, unit: Unit, opts: Options, out) -> tuple[list[Pat
                                              global_sdr(pairs[t.id].target, ests[t.id]))
     else:  # one task, each family it declares computed on (target, estimate) (the metric registry's compute)
         (t,) = tasks
-        scores = {}
+        scores, payload = {}, {}
         for name in t.metric_families:
-            scores.update(metricinfo.family(name).function()(pairs[t.id].target, ests[t.id]))
-        payloads[t.id] = res.scores_payload(scores, metricinfo.metrics_of(t.metric_families))
+            fam = metricinfo.family(name)
+            extra = {}
+            if "sources" in fam.needs:  # the target split into its sources (the preservation metric)
+                extra = {"sources": testset.target_sources(t.id, unit.track, pairs[t.id]), "edited": t.source}
+            got = fam.function()(pairs[t.id].target, ests[t.id], **extra)
+            if fam.block is not None:
+                payload.update(getattr(res, f"{fam.block}_payload")(got[f"{fam.block}_block"]))
+            else:
+                scores.update(got)
+        stored = [f for f in t.metric_families if metricinfo.family(f).block is None]
+        payloads[t.id] = {**res.scores_payload(scores, metricinfo.metrics_of(stored)), **payload}
     t3 = time.perf_counter()
     paths = []
     for t in tasks:

@@ -76,6 +76,9 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("mae", "rmse_mfcc", False, "amplitude", None, "MAE"),
     MetricInfo("mae_left", "rmse_mfcc", False, "amplitude", None, "MAE (left)"),
     MetricInfo("mae_right", "rmse_mfcc", False, "amplitude", None, "MAE (right)"),
+    # the untouched sources' share of an edit's error, capped at 100 dB (metrics/preservation.py CAP_DB): beyond
+    # the floor it is rounding (the oracle's error is exactly 0; the identity's lies on the edited source alone)
+    MetricInfo("preservation", "preservation", True, "dB", BSS_FLOOR_DB, "preservation"),
 )}
 
 
@@ -105,6 +108,11 @@ def _scores_per_track(doc: dict, keys: tuple[str, ...]) -> list[tuple[str, float
     return [(m, float(doc["scores"][m])) for m in keys]
 
 
+def _preservation_per_track(doc: dict, keys: tuple[str, ...]) -> list[tuple[str, float]]:
+    (key,) = keys
+    return [(key, float(doc["preservation"]["db"]))]
+
+
 def _nanmedian_axis(x, axis):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -132,6 +140,10 @@ class Family:
     reader: Callable          # (result doc, metric keys) -> [(metric, per-track value)]
     result_name: str | None = None  # the result's metric.name when this family's call writes the block
     backend: str | None = None      # the result's metric.backend (None: the evaluation's --backend option)
+    # what the compute needs besides (target, estimate): "sources" = the target's decomposition into its sources
+    # (keyword arguments ``sources`` {source: (N, 2)} and ``edited``, the edited source; TestSet.target_sources)
+    needs: tuple[str, ...] = ()
+    block: str | None = None        # the result key the compute's "<block>_block" value is stored under (None: scores)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -169,6 +181,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "whole-track SDR → mean over tracks → mean over runs", "mean", "AVG", _global_sdr_per_track),
     Family("rmse_mfcc", "benchmark.scoring.metrics:rmse_mfcc", "scores",
            "mean over tracks → mean over runs", "mean", "source", _scores_per_track, "rmse_mfcc", "rmse-mfcc"),
+    Family("preservation", "benchmark.scoring.metrics.preservation:preservation",
+           "preservation.db (whole track, pooled over the untouched sources)",
+           "untouched sources' energy / their share of the error (256-tap fit, pooled, capped at 100 dB) → mean over "
+           "tracks → mean over runs", "mean", "source", _preservation_per_track, needs=("sources",),
+           block="preservation"),
 )}
 
 

@@ -15,7 +15,8 @@ Content (docs/evaluation.md has the full description):
   accompaniment}, as the ISMIR 2020 code did; docs/fidelity.md §1); ``metric.scoring`` is absent = ``"joint"`` in
   older files. ``provenance.model_input`` records the signal the system was given (mixture or linear_mixture).
 * RMSE-MFCC tasks: ``scores`` with the six numbers (``mfcc_rmse``, ``mfcc_rmse_left``, ``mfcc_rmse_right``,
-  ``mae``, ``mae_left``, ``mae_right``), protocol §6.
+  ``mae``, ``mae_left``, ``mae_right``), protocol §6; ``preservation``: how much of the untouched sources survives
+  the edit (``db`` pooled, ``sources`` per untouched source, ``edited``, ``filter_taps``, ``cap_db``; docs/metrics.md).
 * Provenance: task id + version, test-set manifest hash and the pair's hashes, system name/label/kind/fingerprint
   (+ checkpoint sha256), estimate sha256, seed, device, rank, metric backend, git commit, package and tool versions.
 * No wall time, date, host name or absolute path: two runs of the same system at the same commit write byte-identical
@@ -93,6 +94,11 @@ def validate(doc: dict, where: str | Path | None = None) -> dict:
     task = doc["task"]
     if doc["kind"] != task["kind"]:
         raise ResultValidationError(f"{where}kind {doc['kind']!r} but task kind {task['kind']!r}")
+    if scored_with(doc, "preservation"):
+        pres = doc["preservation"]
+        if pres["edited"] != task["source"] or pres["edited"] in pres["sources"]:
+            raise ResultValidationError(f"{where}preservation: edited source {pres['edited']!r}, the task edits "
+                                        f"{task['source']!r}; per-source values must cover only untouched sources")
     if scored_with(doc, "bss_eval"):
         tgt = doc["targets"][0]["name"]
         if tgt != task["museval_target"]:
@@ -186,6 +192,8 @@ def resume_key(doc: dict) -> dict:
         "model_input": model_input(doc).get("signal", "mixture") if doc["kind"] == "sdr" else None,
         "source_sha256": doc["estimate"]["source_sha256"],
         "schema_version": doc["schema_version"],
+        "preservation": ([doc["preservation"]["filter_taps"], doc["preservation"]["cap_db"]]
+                         if "preservation" in doc else None),
     }
 
 
@@ -263,6 +271,23 @@ def scores_payload(scores: dict, keys) -> dict:
             raise ValueError(f"score {k} is not finite ({scores[k]})")
         out[k] = v
     return {"scores": out}
+
+
+def preservation_payload(block: dict) -> dict:
+    """The ``preservation`` part of an edit-task result (:func:`benchmark.scoring.metrics.preservation.preservation`'s
+    block): the pooled dB must be finite; a per-source value is a finite number or None (a source silent on the
+    track)."""
+    db = _num(block["db"])
+    if db is None:
+        raise ValueError(f"preservation is not finite ({block['db']})")
+    per = {}
+    for k, v in block["sources"].items():
+        per[k] = None if v is None else _num(v)
+        if v is not None and per[k] is None:
+            raise ValueError(f"preservation of {k} is not finite ({v})")
+    return {"preservation": {"db": db, "sources": per, "edited": block["edited"],
+                             "filter_taps": int(block["filter_taps"]), "cap_db": float(block["cap_db"]),
+                             "regularised": bool(block["regularised"])}}
 
 
 def mfcc_payload(scores: dict) -> dict:

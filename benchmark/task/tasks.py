@@ -20,8 +20,9 @@ from benchmark.task import aml
 TASKS_SCHEMA = 1
 
 #: task kind -> the metric families its tasks are scored with (benchmark/scoring/metricinfo.py FAMILIES): SDR tasks →
-#: BSS-Eval v4 + the global SDR; edit tasks → RMSE-MFCC with its MAE companions. The one place a kind meets metrics.
-KIND_FAMILIES: dict[str, tuple[str, ...]] = {"sdr": ("bss_eval", "global_sdr"), "mfcc": ("rmse_mfcc",)}
+#: BSS-Eval v4 + the global SDR; edit tasks → RMSE-MFCC with its MAE companions, and the preservation of the untouched
+#: sources (read beside RMSE-MFCC). The one place a kind meets metrics.
+KIND_FAMILIES: dict[str, tuple[str, ...]] = {"sdr": ("bss_eval", "global_sdr"), "mfcc": ("rmse_mfcc", "preservation")}
 
 
 @dataclass(frozen=True)

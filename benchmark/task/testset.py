@@ -220,6 +220,22 @@ class TestSet:
         audio, clipped = pcm16_sum(stems)
         return audio, {"derivation": "stem-sum-16bit", "clipped_samples": clipped}
 
+    def target_sources(self, task_id: str, track: str, pair: dsp.Pair) -> dict[str, np.ndarray]:
+        """The target of an edit task's ``pair`` split into its sources (float64, SOURCES order): each untouched
+        source is its stem divided by the pair's normalisation gain; the edited source (``task.source``) is the
+        rest, ``target − Σ untouched`` — its edited version (for dereverb: the dry stem), up to the float32 rounding
+        of the stored target, with no second SoX run. What the preservation metric decomposes the error on."""
+        task = get_task(task_id)
+        if task.kind != "mfcc":
+            raise ValueError(f"task {task_id!r} is not an edit task: its target has no source decomposition")
+        stems, _ = self._track_audio(track, with_mixture=False)
+        if stems.shape[1:] != pair.target.shape:
+            raise ValueError(f"{self.path}: track {track!r} stems of {stems.shape[1]} samples, the target of task "
+                             f"{task_id} {pair.target.shape[0]}")
+        out = {s: stems[k].astype(np.float64) / pair.gain for k, s in enumerate(SOURCES) if s != task.source}
+        out[task.source] = pair.target.astype(np.float64) - sum(out.values())
+        return {s: out[s] for s in SOURCES}
+
     def load_pair(self, task_id: str, track: str) -> dsp.Pair:
         """Regenerate a pair and verify it against the manifest."""
         e = self.entry(task_id, track)

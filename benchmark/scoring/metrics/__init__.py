@@ -6,6 +6,8 @@
 * Global SDR (MDX 2021 "nSDR" convention, δ = 1e-7): :func:`global_sdr` — a separate number, never mixed with the
   museval median.
 * RMSE-MFCC and MAE (AMSS Table 5.3): :func:`rmse_mfcc`.
+* Preservation of the untouched sources by an edit: :func:`benchmark.scoring.metrics.preservation.preservation`
+  (imported from its module: it is a metric family of the registry, docs/metrics.md §6).
 * Silent-mixture experiment: :func:`silence_measure`, :func:`plot_silence`.
 
 Heavy dependencies (torch, museval, librosa, matplotlib) are imported lazily inside the functions.
