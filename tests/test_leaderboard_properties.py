@@ -163,19 +163,21 @@ def test_broken_property_answers_are_named_and_nothing_is_lost(backend, ts, tmp_
     assert "2 failed application(s)" in md
 
 
-def test_estimates_and_oracle_entries_are_not_supported(ts, tmp_path):
-    """Recorded with the reason, shown in the property tables; nothing is run (no sandbox needed)."""
-    assert LP.status("estimates", "all", False) == {"status": "not supported", "reason": LP.ESTIMATES_REASON}
-    assert LP.status("code", "all", True)["reason"] == LP.ORACLE_REASON
-    assert LP.status("code", "sdr", False)["status"] == "not run"
-    assert LP.status("code", "mfcc", False) == {"status": "run"}
-    from benchmark.leaderboard.board import markdown, submission_properties
+def test_estimates_and_oracle_entries_are_not_supported():
+    """Recorded with the reason and shown in the property tables; nothing is run (an estimates submission end to
+    end: tests/test_leaderboard.py::test_cli_submit_and_build)."""
+    from benchmark.leaderboard.board import _property_lines, submission_properties
 
-    row = {"name": "est", "type": "submission", **submission_properties(LP.status("estimates", "all", False))}
-    lines = "\n".join(__import__("benchmark.leaderboard.board", fromlist=["_property_lines"])._property_lines([row]))
-    assert "| est | submission | not supported | not supported | not supported |" in lines
-    assert "* est: an estimates entry holds precomputed audio" in lines
-    assert callable(markdown)
+    assert LP.status("estimates", "all", False) == {"status": "not supported", "reason": LP.ESTIMATES_REASON}
+    assert LP.status("code", "all", True) == {"status": "not supported", "reason": LP.ORACLE_REASON}
+    assert LP.status("code", "sdr", False) == {"status": "not run", "reason": LP.NO_EDIT_REASON}
+    assert LP.status("code", "mfcc", False) == {"status": "run"}
+    rows = [{"name": "est", "type": "submission", **submission_properties(LP.status("estimates", "all", False))},
+            {"name": "orc", "type": "submission", **submission_properties(LP.status("code", "all", True))}]
+    lines = "\n".join(_property_lines(rows))
+    assert lines.count("| est | submission | not supported | not supported | not supported |") == 1  # drift
+    assert lines.count("| orc | submission | not supported | not supported |") == 2  # and control (2 columns)
+    assert "* est: an estimates entry holds precomputed audio" in lines and "* orc: the system reads" in lines
 
 
 def test_property_task_ids_resolve_inside_the_shim():

@@ -19,6 +19,10 @@ beyond it). Import errors, exceptions, wrong output shapes/dtypes, non-finite sa
 per task × track (the run goes on with the input as a stand-in, so that every problem is reported at once) and
 :meth:`CodeSystem.problems` lists them; an entry with any problem is not added.
 
+The property tasks (drift, level control; :mod:`.properties`) reach the worker as ordinary estimate frames marked
+``"property": true``: the worker resolves the id with ``benchmark.task.properties`` of its shim, and such a frame
+never carries the target, even for a system declaring ``uses_target``.
+
 Provenance: the distribution and version of the package behind the module (``importlib.metadata``), and the sha256
 of its files (every file of the top-level package, or the single module file) — part of the system fingerprint.
 """
