@@ -190,3 +190,43 @@ def test_property_task_ids_resolve_inside_the_shim():
     with pytest.raises(KeyError, match="unknown property task 'control-pan-drums-light'"):
         P.get_property_task("control-pan-drums-light")
     assert "benchmark.task.properties" in sandbox.SHIM
+
+
+PEEK = '''
+import numpy as np
+
+
+class Peek:
+    uses_target = True  # an oracle: gets the target of a catalogue task
+
+    def estimate(self, task, pair, *, track=None):
+        return np.zeros_like(pair.input) if pair.target is None else np.asarray(pair.target)
+
+
+def make():
+    return Peek()
+'''
+
+
+def test_a_property_query_never_carries_its_ground_truth(backend, ts, tmp_path):
+    """Even to a system that declares ``uses_target`` (whose property tasks the suite does not run at all), the
+    worker receives no target in a property frame; a catalogue task's target still arrives."""
+    from benchmark.leaderboard.code import CodeSystem
+    from benchmark.task import dsp
+    from benchmark.task import properties as P
+    from benchmark.task.tasks import get_task
+
+    (tmp_path / "lbp_peek.py").write_text(PEEK)
+    cs = CodeSystem("lbp_peek:make", "peek", search_path=tmp_path, time_limit_s_per_track=60)
+    x = np.full((64, 2), 0.25, dtype=np.float32)
+    target = np.full((64, 2), 0.5, dtype=np.float32)
+    try:
+        cs.start()
+        task = P.get_property_task("drift-highpass-drums")
+        assert np.array_equal(cs.estimate(task, dsp.Pair(x, target, task.query), track="t"), np.zeros_like(x))
+        sdr = get_task("sdr-vocals")
+        assert np.array_equal(cs.estimate(sdr, dsp.Pair(x, target, sdr.query), track="t"), target)
+        assert cs.unsupported([task]) == [] and cs.supports(task)
+    finally:
+        cs.stop()
+    assert not cs.errors, cs.errors
