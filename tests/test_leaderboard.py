@@ -620,6 +620,8 @@ def test_cli_submit_and_build(ts, exported, tmp_path, capsys):
     assert main(["leaderboard", "submit", "--estimates", str(folder), "--meta", str(meta(ts, tmp_path)),
                  *common]) == 0
     assert "accepted my-model" in capsys.readouterr().out
+    rec = json.loads((tmp_path / "subs" / "my-model" / "entry.json").read_text())
+    assert rec["properties"]["status"] == "not supported" and "precomputed audio" in rec["properties"]["reason"]
     evaluate(get_system("oracle"), ts, tmp_path / "base", tasks="sdr", backend="sdr-only", progress=False,
              summary=False)
     docs = res.load_results(tmp_path / "base")
@@ -629,6 +631,9 @@ def test_cli_submit_and_build(ts, exported, tmp_path, capsys):
     md = (tmp_path / "board" / "leaderboard.md").read_text()
     assert "| 1 | my-model | submission |" in md and "oracle (reads the targets; unranked)" in md
     assert "my-model: lacks 21 task(s)" in md  # tasks: sdr → the edit averages are incomplete, not averaged
+    # an estimates entry cannot answer the property tasks: said in their tables, with the reason
+    assert "| my-model | submission | not supported | not supported |" in md
+    assert "* my-model: an estimates entry holds precomputed audio" in md
     doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     row = next(r for r in doc["entries"] if r["name"] == "my-model")
     assert row["metrics"]["RMSE_MFCC_all"]["value"] is None and row["rank"]["RMSE_MFCC_all"] is None

@@ -116,12 +116,46 @@ def property_values(summary: dict, label: str) -> dict:
     return {c["metric"]: c["value"] for c in summary.get("property_cells", []) if c["label"] == label}
 
 
+def submission_properties(props: dict) -> dict:
+    """Row keys of a submission's recorded property results: ``properties`` (metric -> value of the complete
+    properties, :func:`benchmark.scoring.properties.headline`) and ``properties_status`` (property -> why a table
+    shows no number: ``not supported``, ``not run``, ``failed``; with ``properties_reason``)."""
+    from benchmark.scoring.properties import headline
+
+    out: dict = {}
+    status = props.get("status")
+    if "doc" not in props:
+        out["properties_status"] = {p: status for p in metricinfo.PROPERTY_SECTIONS}
+        if props.get("reason"):
+            out["properties_reason"] = props["reason"]
+        return out
+    doc = props["doc"]
+    values = {k: v for k, v in headline(doc).items() if v is not None}
+    failed = {}
+    for prop in metricinfo.PROPERTY_SECTIONS:
+        section = doc["properties"].get(prop, {})
+        if section.get("summary", {}).get("failed"):
+            failed[prop] = "failed"
+            for k in metricinfo.property_metrics(prop):
+                values.pop(k, None)
+    if values:
+        out["properties"] = values
+    if failed:
+        out["properties_status"] = failed
+        errs = doc.get("errors") or []
+        out["properties_reason"] = (f"{len(errs)} failed application(s), e.g. {errs[0]['message'][:300]}"
+                                    if errs else "failed")
+    return out
+
+
 def _property_lines(rows: list[dict]) -> list[str]:
-    """One table per property (its metrics of the registry as columns) over the rows that carry it."""
+    """One table per property (its metrics of the registry as columns) over the rows that carry it; a submission
+    whose property was not supported, not run or failed is listed with that word in every cell."""
     lines = []
     for prop, title in metricinfo.PROPERTY_SECTIONS.items():
         keys = metricinfo.property_metrics(prop)
-        have = [r for r in rows if any(k in r.get("properties", {}) for k in keys)]
+        have = [r for r in rows if any(k in r.get("properties", {}) for k in keys)
+                or prop in r.get("properties_status", {})]
         if not have:
             continue
         arrows = ["↑" if metricinfo.info(k).higher_is_better else "↓" for k in keys]
@@ -129,6 +163,10 @@ def _property_lines(rows: list[dict]) -> list[str]:
                   "| system | type | " + " | ".join(f"{metricinfo.info(k).label} {a}" for k, a in zip(keys, arrows))
                   + " |", "|---|---|" + "---|" * len(keys)]
         for r in sorted(have, key=lambda r: r["name"]):
+            word = r.get("properties_status", {}).get(prop)
+            if word is not None:
+                lines.append(f"| {r['name']} | {r['type']} | " + " | ".join(word for _ in keys) + " |")
+                continue
             vals = [r["properties"].get(k) for k in keys]
             lines.append(f"| {r['name']} | {r['type']} | "
                          + " | ".join("–" if v is None and not k.startswith("doubling_k") else
@@ -136,6 +174,10 @@ def _property_lines(rows: list[dict]) -> list[str]:
                                       for k, v in zip(keys, vals)) + " |")
         if prop == "drift":
             lines += ["", "Doubling k = K + 1: the error never doubles within the K applications."]
+        notes = sorted({(r["name"], r["properties_reason"]) for r in have
+                        if prop in r.get("properties_status", {}) and r.get("properties_reason")})
+        if notes:
+            lines += [""] + [f"* {n}: {why}" for n, why in notes]
     return lines
 
 
@@ -190,6 +232,9 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
         if "trusted-local" in (entry.get("sandbox"), e.get("sandbox")):
             row["trusted_local"] = True
             row["provenance"]["sandbox"] = "trusted-local"
+        props = e.get("properties")
+        if props is not None:  # recorded at acceptance (benchmark/leaderboard/properties.py)
+            row.update(submission_properties(props))
         if "summary" in e:
             row.update(system_row(e["summary"], entry["name"], tasks))
             write_json(out / "entries" / f"{entry['name']}.json", e["summary"])

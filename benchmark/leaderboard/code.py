@@ -19,6 +19,10 @@ beyond it). Import errors, exceptions, wrong output shapes/dtypes, non-finite sa
 per task × track (the run goes on with the input as a stand-in, so that every problem is reported at once) and
 :meth:`CodeSystem.problems` lists them; an entry with any problem is not added.
 
+The property tasks (drift, level control; :mod:`.properties`) reach the worker as ordinary estimate frames marked
+``"property": true``: the worker resolves the id with ``benchmark.task.properties`` of its shim, and such a frame
+never carries the target, even for a system declaring ``uses_target``.
+
 Provenance: the distribution and version of the package behind the module (``importlib.metadata``), and the sha256
 of its files (every file of the top-level package, or the single module file) — part of the system fingerprint.
 """
@@ -42,6 +46,11 @@ from baselines.base import System, SystemConfigError
 from benchmark.base.provenance import json_sha256
 
 GROUP = "amss_bench.systems"
+
+
+def is_property(task) -> bool:
+    """A property task (drift / level control, :mod:`benchmark.task.properties`), not one of the catalogue."""
+    return task.table == "property"
 
 
 def resolve(spec: str, search_path: str | Path | None = None) -> dict:
@@ -140,6 +149,7 @@ class CodeSystem(System):
         self.spent: dict[str, float] = {}
         self.errors: list[str] = []
         self.calls = 0
+        self._supported: dict[str, bool] = {}  # task id -> the worker's supports() answer (:meth:`unsupported`)
 
     # ------------------------------------------------------------------------------------------ provenance
     @property
@@ -272,6 +282,36 @@ class CodeSystem(System):
             raise SystemConfigError(f"{what} cannot answer task(s) {', '.join(bad)} of the submission's task group "
                                     "(declare another `tasks:` group)")
 
+    def unsupported(self, tasks) -> list[str]:
+        """The ids among ``tasks`` (catalogue or property tasks, not mixed) the system's ``supports()`` refuses,
+        asked of the worker once; the answer is kept for :meth:`supports`."""
+        from benchmark.leaderboard.worker import WireError, WireTimeout
+
+        tasks = list(tasks)
+        self.start()
+        what = f"system {self.info['spec']!r}"
+        prop = bool(tasks) and is_property(tasks[0])
+        try:
+            self._send({"op": "supports", "tasks": [t.id for t in tasks], "property": prop})
+            head, _ = self._recv(time.monotonic() + self.start_timeout_s, ())
+        except (WireTimeout, EOFError, WireError, OSError) as err:
+            self.stop()
+            raise SystemConfigError(f"{what}: supports() did not answer ({type(err).__name__} {err})") from None
+        if head.get("kind") != "ok":
+            raise SystemConfigError(f"{what}: supports() failed: {str(head.get('message'))[:8000]}")
+        bad = head.get("unsupported")
+        known = {t.id for t in tasks}
+        if not isinstance(bad, list) or not all(isinstance(b, str) and b in known for b in bad):
+            self.stop()
+            raise SystemConfigError(f"{what}: supports() answered something other than a list of task ids")
+        self._supported.update({t.id: t.id not in bad for t in tasks})
+        return list(bad)
+
+    def supports(self, task) -> bool:
+        if task.id not in self._supported:
+            self.unsupported([task])
+        return self._supported[task.id]
+
     def problems(self) -> list[str]:
         return list(self.errors)
 
@@ -279,17 +319,21 @@ class CodeSystem(System):
         from benchmark.leaderboard.worker import WireError, WireTimeout, decode_array, max_npy_bytes
 
         x = np.ascontiguousarray(pair.input, dtype=np.float32)
-        where = f"task {task.id} × track {track!r}"
+        prop = is_property(task)
+        where = f"task {task.id}" + (f" (query {task.description!r})" if prop else "") + f" × track {track!r}"
         left = self.time_limit - self.spent.get(track, 0.0)
         if left <= 0:
             self.errors.append(f"{where}: not run (the track's time limit of {self.time_limit:g} s was spent)")
             return x.copy()
         self.start()
         self.calls += 1
-        arrays = [x] + ([np.ascontiguousarray(pair.target, dtype=np.float32)] if self.uses_target else [])
+        # a property query never carries its ground truth, whatever the system declares (the suite refuses to run
+        # the property tasks of a system that reads the targets: benchmark.leaderboard.properties)
+        send_target = self.uses_target and not prop
+        arrays = [x] + ([np.ascontiguousarray(pair.target, dtype=np.float32)] if send_target else [])
         t0 = time.perf_counter()
         try:
-            self._send({"op": "estimate", "task": task.id, "track": track}, arrays)
+            self._send({"op": "estimate", "task": task.id, "track": track, "property": prop}, arrays)
             head, blobs = self._recv(time.monotonic() + left, (max_npy_bytes(x.shape),))
         except WireTimeout:
             self.stop()

@@ -8,6 +8,10 @@ An entry is a folder ``submissions/<name>/``:
   submission hash, suite version (git commit and package version), test-set manifest hash, the time it was accepted,
   the tasks it answers, the code's package/version/files hash, the headline numbers at acceptance, and the history of
   the entries it replaced (``--replace``). Rebuilding the leaderboard never rewrites it;
+* ``properties.json`` — the property tasks (drift, level control) of a code entry that answers edit tasks, run by
+  the suite at acceptance with the pipeline's settings and provenance block (:mod:`.properties`); ``entry.json``
+  ``properties`` says ``ok`` / ``failed`` / ``not supported`` (estimates entries, oracles) / ``not run``, with the
+  reason;
 * ``estimates/<task_id>/<track>.wav`` (estimates submissions) or ``code/`` (the module files of a ``module:factory``
   submission that is not an installed package).
 
@@ -33,6 +37,7 @@ from benchmark.scoring import metricinfo
 from benchmark.leaderboard import SubmissionError
 from benchmark.leaderboard import estimates as est
 from benchmark.leaderboard import meta as meta_mod
+from benchmark.leaderboard import properties as lb_props
 from benchmark.leaderboard.intake import Limits, intake
 
 ENTRY = "entry.json"
@@ -261,6 +266,22 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
         problems += oracle_problems(docs, meta["oracle"], str(meta_path))
         if problems:
             raise SubmissionError(meta["name"], problems)
+        # the property tasks (drift, level control): run for a code entry that answers edit tasks, recorded as not
+        # supported / not run otherwise; a failed application is recorded in properties.json, never refuses the
+        # entry whose scores are computed (benchmark/leaderboard/properties.py)
+        prop_status = lb_props.status(entry_kind, meta["tasks"], bool(meta["oracle"]))
+        if prop_status["status"] == "run":
+            from baselines.base import SystemConfigError
+
+            try:
+                prop_doc = lb_props.run(sysobj, testset, params)
+            except SystemConfigError as err:  # the worker could not be (re)started or supports() broke
+                prop_doc, prop_status = None, {"status": "failed", "reason": str(err)[:2000]}
+            finally:
+                sysobj.stop()
+            if prop_doc is not None:
+                (work / lb_props.RESULT_FILE).write_text(json.dumps(prop_doc, indent=2, sort_keys=True) + "\n")
+                prop_status = lb_props.entry_status(prop_doc)
         dest = submissions / meta["name"]
         history = []
         if dest.exists():
@@ -283,6 +304,7 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
                                                  "files_sha256", "files")} if code_info else None),
             "backend": cfg["backend"],
             "scores_at_acceptance": headline(summary, meta["name"]),
+            "properties": prop_status,
             "history": history,
         }
         if entry_kind == "code":
@@ -379,4 +401,22 @@ def rescore(entry_dir: Path, testset, params: dict | None = None, *, trusted_loc
     if problems:
         raise SubmissionError(str(entry_dir), problems)
     out["summary"] = summary
+    out["properties"] = stored_properties(entry_dir, entry)
+    return out
+
+
+def stored_properties(entry_dir: Path, entry: dict) -> dict | None:
+    """The property results recorded at acceptance: ``{"status", "reason"?, "doc"?}`` (None: an entry accepted
+    before the suite ran property tasks). They are not run again at a build (K applications of every query on
+    every track: the suite computed them once, with its own code, when the entry was accepted)."""
+    st = entry.get("properties")
+    if st is None:
+        return None
+    out = dict(st)
+    if st.get("file"):
+        f = entry_dir / st.get("file", lb_props.RESULT_FILE)
+        if not f.is_file():
+            raise SubmissionError(str(entry_dir), [f"{f}: the property results of entry {entry['name']!r} are not "
+                                                   "here (entry.json says they were computed; resubmit)"])
+        out["doc"] = json.loads(f.read_text())
     return out

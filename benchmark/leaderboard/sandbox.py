@@ -22,7 +22,9 @@ a message naming both ways out.
 The shim (:data:`SHIM`) is the part of the suite a system may import inside the sandbox: the ``System`` protocol
 (``baselines.base``), the task catalogue and the query language (``benchmark.task.tasks``, ``benchmark.task.aml``,
 ``benchmark.base.constants``), the reference DSP and the ``Pair`` container (``benchmark.task.dsp``), hashing helpers
-(``benchmark.base.provenance``) and the training-free ``dsp-mixture`` baseline (``baselines.dsp_mixture``, used by the
+(``benchmark.base.provenance``), the property task ids (``benchmark.task.properties``: the worker resolves the
+drift and level-control queries with it; the ground truths it can build need the stems, which are not there) and
+the training-free ``dsp-mixture`` baseline (``baselines.dsp_mixture``, used by the
 example entry). None of it can build a test set: the test-set, data, synthesis, evaluation and model modules are not
 there, and the stems are not either.
 """
@@ -45,7 +47,7 @@ from baselines.base import SystemConfigError
 BACKENDS = ("bwrap", "trusted-local")
 #: module → the file of the suite copied into the shim (package ``__init__`` files are written empty)
 SHIM = ("baselines.base", "baselines.dsp_mixture", "benchmark.task.aml", "benchmark.base.constants", "benchmark.task.dsp",
-        "benchmark.base.provenance", "benchmark.task.tasks")
+        "benchmark.base.provenance", "benchmark.task.tasks", "benchmark.task.properties")
 #: top-level packages of the suite: a submission cannot be one of them (its files would be copied into the sandbox)
 SUITE_PACKAGES = ("baselines", "benchmark", "models")
 MAX_PROCESSES = 256  # RLIMIT_NPROC inside the sandbox (threads count too): a fork bomb stops there

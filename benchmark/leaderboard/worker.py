@@ -180,7 +180,15 @@ def main(argv) -> int:  # pragma: no cover - runs in the sandbox (exercised by t
         send(out, {"kind": "error", "message": traceback.format_exc(limit=6)[-8000:]})
         return 1
     from benchmark.task import dsp
+    from benchmark.task.properties import get_property_task
     from benchmark.task.tasks import get_task
+
+    def lookup(task_id):
+        """A catalogue task, or a property task (drift / level control: the suite runs their k-fold loop and
+        feeds the system's previous output back as an ordinary input; the worker sees one query at a time)."""
+        if msg.get("property"):
+            return get_property_task(task_id)
+        return get_task(task_id)
 
     while True:
         try:
@@ -193,9 +201,9 @@ def main(argv) -> int:  # pragma: no cover - runs in the sandbox (exercised by t
             if msg["op"] == "supports":
                 sup = getattr(system, "supports", None)
                 send(out, {"kind": "ok", "unsupported": [t for t in msg["tasks"]
-                                                         if sup is not None and not sup(get_task(t))]})
+                                                         if sup is not None and not sup(lookup(t))]})
                 continue
-            task = get_task(msg["task"])
+            task = lookup(msg["task"])
             x = decode_array(blobs[0]).astype(np.float32)
             target = decode_array(blobs[1]).astype(np.float32) if len(blobs) > 1 else None
             est = np.asarray(system.estimate(task, dsp.Pair(x, target, task.query), track=msg["track"]))

@@ -147,8 +147,43 @@ def _segment_stems(testset, track: str, seconds: float) -> np.ndarray:
     return np.ascontiguousarray(stems[:, a:b])
 
 
-def run_drift(system, stems: np.ndarray, task, k_max: int) -> tuple[dict, np.ndarray]:
-    """One drift task on one track's segment: the per-k scores and the output after K applications."""
+class PropertyRunError(ValueError):
+    """One application of a property query failed (the system raised, or answered a wrong shape or non-finite
+    samples). Names the task, its query, the track and k (drift) or the level (control); ``partial`` holds what was
+    scored before it (drift: the per-k lists up to k − 1)."""
+
+    def __init__(self, message: str, *, task, track, k=None, level=None, partial=None):
+        super().__init__(message)
+        self.task_id, self.query, self.track, self.k, self.level = task.id, task.description, track, k, level
+        self.partial = partial or {}
+
+    def record(self) -> dict:
+        return {"task": self.task_id, "query": self.query, "track": self.track, "k": self.k, "level": self.level,
+                "message": str(self)}
+
+
+def _answer(system, task, pair, track, *, k=None, level=None, partial=None) -> np.ndarray:
+    """``system.estimate`` of one property query, checked: (N, 2) like the input, finite; else
+    :class:`PropertyRunError` naming task, query, track and k / level."""
+    where = (f"{system.name}: {task.id} (query {task.description!r}), track {track!r}, "
+             + (f"k={k}" if k is not None else f"level {level}"))
+    try:
+        y = np.asarray(system.estimate(task, pair, track=track))
+    except (ValueError, RuntimeError, KeyError, TypeError) as err:
+        raise PropertyRunError(f"{where}: {err}", task=task, track=track, k=k, level=level, partial=partial) from err
+    if y.shape != pair.input.shape:
+        raise PropertyRunError(f"{where}: output shape {y.shape}, expected {pair.input.shape}", task=task,
+                               track=track, k=k, level=level, partial=partial)
+    if y.dtype.kind != "f" or not np.isfinite(y).all():
+        raise PropertyRunError(f"{where}: output has NaN or infinite samples (or is not floating point)", task=task,
+                               track=track, k=k, level=level, partial=partial)
+    return y.astype(np.float32, copy=False)
+
+
+def run_drift(system, stems: np.ndarray, task, k_max: int, track: str | None = None) -> tuple[dict, np.ndarray]:
+    """One drift task on one track's segment: the per-k scores and the output after K applications. The system
+    sees each application as one ordinary query on the input it is given (its own previous output from k = 2 on);
+    a failed application raises :class:`PropertyRunError` with the scores of the earlier k."""
     from benchmark.scoring.metrics.mfcc import rmse_mfcc
     from benchmark.task.dsp import Pair
 
@@ -157,16 +192,16 @@ def run_drift(system, stems: np.ndarray, task, k_max: int) -> tuple[dict, np.nda
     rmse, mae = [], []
     for k in range(1, k_max + 1):
         target = truth.targets[k - 1]
-        x = np.asarray(system.estimate(task, Pair(x, target, task.query, truth.gain)), dtype=np.float32)
-        if x.shape != target.shape:
-            raise ValueError(f"{system.name}: {task.id} k={k}: output shape {x.shape}, expected {target.shape}")
+        x = _answer(system, task, Pair(x, target, task.query, truth.gain), track, k=k,
+                    partial={"mfcc_rmse": list(rmse), "mae": list(mae)})
         s = rmse_mfcc(target, x)
         rmse.append(s["mfcc_rmse"])
         mae.append(s["mae"])
     return {"mfcc_rmse": rmse, "mae": mae, "gain": truth.gain, "sox_clipped": truth.clipped}, x
 
 
-def run_control(system, stems: np.ndarray, operation: str, source: str) -> tuple[dict, dict[str, np.ndarray]]:
+def run_control(system, stems: np.ndarray, operation: str, source: str,
+                track: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """One control case on one track's segment: the applied level of the system and of the truth per adverb."""
     from benchmark.task.dsp import Pair
 
@@ -174,8 +209,8 @@ def run_control(system, stems: np.ndarray, operation: str, source: str) -> tuple
     outs, levels, true_levels = {}, {}, {}
     for level in aml.LEVELS:
         task = ptask.control_task(operation, source, level)
-        y = np.asarray(system.estimate(task, Pair(truth.input, truth.targets[level], task.query, truth.gain)),
-                       dtype=np.float32)
+        y = _answer(system, task, Pair(truth.input, truth.targets[level], task.query, truth.gain), track,
+                    level=level)
         outs[level] = y
         levels[level] = applied_level_db(truth.source, truth.input, y, operation, source)
         true_levels[level] = applied_level_db(truth.source, truth.input, truth.targets[level], operation, source)
@@ -191,7 +226,7 @@ def run_control(system, stems: np.ndarray, operation: str, source: str) -> tuple
 
 def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_others: int | None = None,
                         segment_seconds: float = ptask.DEFAULT_SEGMENT_SECONDS, tracks=None,
-                        drift_tasks=None, figure_dir: str | Path | None = None) -> dict:
+                        drift_tasks=None, figure_dir: str | Path | None = None, keep_going: bool = False) -> dict:
     """Every drift task and control case on every test track (or ``tracks``) → the property document.
 
     ``k_max``: the applications of the figure task (:data:`benchmark.task.properties.FIGURE_DRIFT_TASK`, thesis
@@ -199,7 +234,13 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
 
     ``figure_dir``: where the outputs of the figure cases on the first track go as 16-bit WAVs, for the figures and
     listening clips of the report: ``drift-highpass-drums-k<K>.wav`` (after K applications) and
-    ``control-highpass-drums-<level>.wav``."""
+    ``control-highpass-drums-<level>.wav``.
+
+    ``keep_going`` (the leaderboard's code submissions): a failed application (:class:`PropertyRunError`) is
+    recorded under ``errors`` (task, query, track, k or level, message) and the run goes on with the next task or
+    case; the failed drift task keeps the per-k scores before the failure (``failed_at_k``), the failed control
+    case its track and operation (``failed_cases``); a property with any failure has no summary (never a mean over
+    what happened to work). Without it the first failure is raised."""
     from benchmark.base.audio import write_wav
 
     tracks = list(tracks if tracks is not None else testset.tracks())
@@ -217,27 +258,47 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
     cases = [(op, src) for op, src in ptask.control_cases()
              if all(system.supports(ptask.control_task(op, src, lv)) for lv in aml.LEVELS)]
     skipped_control = [f"{op}-{src}" for op, src in ptask.control_cases() if (op, src) not in cases]
+    errors, failed_cases = [], []
     for i, track in enumerate(tracks):
         stems = _segment_stems(testset, track, segment_seconds)
         for t in supported:
-            scores, final = run_drift(system, stems, t, ks[t.id])
+            try:
+                scores, final = run_drift(system, stems, t, ks[t.id], track)
+            except PropertyRunError as err:
+                if not keep_going:
+                    raise
+                errors.append(err.record())
+                drift[t.id]["per_track"][track] = {**err.partial, "failed_at_k": err.k}
+                drift[t.id]["failed"] = True
+                continue
             drift[t.id]["per_track"][track] = scores
             if figure_dir is not None and i == 0 and t.id == ptask.FIGURE_DRIFT_TASK:
                 write_wav(Path(figure_dir) / f"{t.id}-k{k_max}.wav", final, subtype="PCM_16")
         for op, source in cases:
-            case, outs = run_control(system, stems, op, source)
+            try:
+                case, outs = run_control(system, stems, op, source, track)
+            except PropertyRunError as err:
+                if not keep_going:
+                    raise
+                errors.append(err.record())
+                failed_cases.append({"track": track, "operation": op, "source": source, "level": err.level})
+                continue
             control_cases.append({"track": track, **case})
             if figure_dir is not None and i == 0 and (op, source) == ptask.FIGURE_CONTROL_CASE:
                 for level, y in outs.items():
                     write_wav(Path(figure_dir) / f"control-{op}-{source}-{level}.wav", y, subtype="PCM_16")
     for t_id, d in drift.items():
+        if d.get("failed"):
+            continue
         curves = {m: np.mean([d["per_track"][tr][m] for tr in tracks], axis=0) for m in ("mfcc_rmse", "mae")}
         d["curve"] = {m: [float(v) for v in c] for m, c in curves.items()}
         d["drift_auc"] = drift_auc(curves["mfcc_rmse"])
         d["drift_auc_mae"] = drift_auc(curves["mae"])
         d["doubling_k"] = doubling_k(curves["mfcc_rmse"])
     summary = control_summary(control_cases)
-    return {
+    if failed_cases:
+        summary = {**{k: None for k in summary}, "failed": len(failed_cases)}
+    doc = {
         "schema": ptask.PROPERTIES_SCHEMA,
         "kind": "properties",
         "system": system.describe(),
@@ -252,12 +313,20 @@ def evaluate_properties(system, testset, *, k_max: int = ptask.DEFAULT_K, k_othe
         },
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    if keep_going:  # the key only where failures are collected: the pipeline's documents keep their bytes
+        doc["errors"] = errors
+        if failed_cases:
+            doc["properties"]["control"]["failed_cases"] = failed_cases
+    return doc
 
 
 def drift_summary(drift: dict) -> dict:
     """Over the drift tasks: mean AUC (RMSE-MFCC, MAE), and the doubling k of every task."""
     if not drift:
         return {"drift_auc": None, "drift_auc_mae": None, "doubling_k": {}}
+    failed = sorted(t for t, d in drift.items() if d.get("failed"))
+    if failed:
+        return {"drift_auc": None, "drift_auc_mae": None, "doubling_k": {}, "failed": failed}
     return {"drift_auc": float(np.mean([d["drift_auc"] for d in drift.values()])),
             "drift_auc_mae": float(np.mean([d["drift_auc_mae"] for d in drift.values()])),
             "doubling_k": {t: d["doubling_k"] for t, d in drift.items()}}
@@ -272,6 +341,6 @@ def headline(doc: dict) -> dict[str, float | int | None]:
            "control_order": c["control_order"], "control_spearman": c["control_spearman"]}
     fig = p["drift"]["tasks"].get(ptask.FIGURE_DRIFT_TASK)
     # never doubles within K -> K + 1 (a number for dvc metrics and the gate; tables print "never (> K)")
-    out["doubling_k_highpass_drums"] = (None if fig is None else
+    out["doubling_k_highpass_drums"] = (None if fig is None or fig.get("failed") else
                                         fig["k_max"] + 1 if fig["doubling_k"] is None else fig["doubling_k"])
     return out

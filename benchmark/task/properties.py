@@ -75,6 +75,23 @@ def control_task(operation: str, source: str, level: str) -> Task:
     return task_of(f"control-{operation}-{source}-{level}", f"apply {level} {operation} to {source}")
 
 
+def property_task_ids() -> list[str]:
+    """Every property task id: the drift tasks, then every control case's three levels (report order)."""
+    return [t.id for t in DRIFT_TASKS] + [f"control-{op}-{s}-{lv}" for op, s in control_cases() for lv in aml.LEVELS]
+
+
+def get_property_task(task_id: str) -> Task:
+    """The property task of an id (a drift task or ``control-<operation>-<source>-<level>``). Runs inside the code
+    submissions' sandbox too (its shim holds this module): a worker resolves the ids the suite sends with it."""
+    if task_id in DRIFT_DESCRIPTIONS:
+        return get_drift_task(task_id)
+    parts = task_id.split("-")
+    if (len(parts) == 4 and parts[0] == "control" and parts[1] in CONTROL_OPERATIONS and parts[2] in CONTROL_SOURCES
+            and parts[3] in aml.LEVELS):
+        return control_task(parts[1], parts[2], parts[3])
+    raise KeyError(f"unknown property task {task_id!r}; known: {', '.join(property_task_ids())}")
+
+
 def control_cases() -> list[tuple[str, str]]:
     """(operation, source) of every control case, in report order."""
     return [(op, s) for op in CONTROL_OPERATIONS for s in CONTROL_SOURCES]
