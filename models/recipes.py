@@ -29,7 +29,7 @@ import copy
 from . import plugins
 
 PROFILES = ("paper", "embedded")
-FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss")
+FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss", "mmdensenet", "waveunet", "wavenet", "deepconvsep")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("none", "plateau", "cosine", "step")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -168,6 +168,32 @@ RECIPES: dict[str, dict[str, dict]] = {
         # every 400 steps gives the learning curve the report shows
         "embedded": dict(_EMBEDDED_COMMON, max_steps=1600, valid_every_steps=400, valid_queries=24, schedule="step",
                          step_at=0.75, step_factor=0.1, grad_clip=0.1),
+    },
+    # The survey's learned separators (models/survey; docs/training.md, "Survey separators"). Paper recipes: what the
+    # papers state (Wave-U-Net: Adam 1e-4, batch 16, early stop after 20 epochs of 2 000 iterations), else the
+    # suite's choice (Adam 1e-3, batch 16, patience 20 checks); the embedded budgets are measured (docs/training.md).
+    "mmdensenet": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=16, max_epochs=1000, valid_every_epochs=1,
+                      early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, max_steps=150),
+    },
+    "waveunet": {
+        "paper": dict(optimizer="adam", lr=1e-4, batch_size=16, epoch_items=2000 * 16, max_epochs=1000,
+                      valid_every_epochs=1, early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        # a waveform model: no channels-last (1-D convolutions), a 16 384-sample training window (the receptive
+        # field of 6 levels of kernel 15 spans ≈ 2 000 samples)
+        "embedded": dict(_EMBEDDED_COMMON, segment=16384, channels_last=False, max_steps=300, valid_every_steps=100),
+    },
+    "wavenet": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=16, max_epochs=1000, valid_every_epochs=1,
+                      early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, segment=8192, channels_last=False, max_steps=300, valid_every_steps=100),
+    },
+    "deepconvsep": {
+        "paper": dict(optimizer="adam", lr=1e-3, batch_size=32, max_epochs=1000, valid_every_epochs=1,
+                      early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        # segment None: the network takes exactly num_frame frames (its window)
+        "embedded": dict(_EMBEDDED_COMMON, segment=None, max_steps=300, valid_every_steps=100),
     },
 }
 
