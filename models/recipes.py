@@ -182,12 +182,15 @@ RECIPES: dict[str, dict[str, dict]] = {
                       valid_every_epochs=1, early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
         # a waveform model: no channels-last (1-D convolutions), a 16 384-sample training window (the receptive
         # field of 6 levels of kernel 15 spans ≈ 2 000 samples)
-        "embedded": dict(_EMBEDDED_COMMON, segment=16384, channels_last=False, max_steps=300, valid_every_steps=100),
+        "embedded": dict(_EMBEDDED_COMMON, lr=1e-3, segment=16384, channels_last=False, max_steps=300,
+                         valid_every_steps=100),
     },
     "wavenet": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=16, max_epochs=1000, valid_every_epochs=1,
                       early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        "embedded": dict(_EMBEDDED_COMMON, segment=8192, channels_last=False, max_steps=300, valid_every_steps=100),
+        # 4 096-sample windows (the receptive field of 2 stacks × dilations 1-128 is ≈ 1 000 samples); a step costs
+        # ≈ 3× a Wave-U-Net step at the same window (full-rate convolutions at every layer)
+        "embedded": dict(_EMBEDDED_COMMON, segment=4096, channels_last=False, max_steps=200, valid_every_steps=100),
     },
     "deepconvsep": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=32, max_epochs=1000, valid_every_epochs=1,
