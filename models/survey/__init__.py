@@ -55,13 +55,15 @@ ENTRIES: dict[str, dict] = {
         arch=MMDenseNet, family="dedicated", recipe_family="mmdensenet", pipeline_group="survey_dedicated",
         reference=TAKAHASHI, table="Takahashi 2017, Table 1", row="MMDenseNet",
         description="multi-scale multi-band DenseNet (low / high / full band), magnitude estimate, one per source",
-        config=dict(**_STFT, **_INFER, source="vocals", bands=MMDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2]),
+        config=dict(**_STFT, **_INFER, source="vocals", bands=MMDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2],
+                    output="magnitude"),
         embedded=dict(**_STFT_EMB, **_INFER_EMB, bands=MMDENSE_BANDS_EMB, final_dense=[4, 2])),
     "mdensenet": dict(
         arch=MMDenseNet, family="dedicated", recipe_family="mmdensenet", pipeline_group="survey_dedicated",
         reference=TAKAHASHI, table="Takahashi 2017, Table 1", row="MDenseNet",
         description="multi-scale DenseNet on the full band, magnitude estimate, one per source",
-        config=dict(**_STFT, **_INFER, source="vocals", bands=MDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2]),
+        config=dict(**_STFT, **_INFER, source="vocals", bands=MDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2],
+                    output="magnitude"),
         embedded=dict(**_STFT_EMB, **_INFER_EMB, bands=MDENSE_BANDS_EMB, final_dense=[4, 2])),
     "waveunet": dict(
         arch=WaveUNet, family="conditioned", recipe_family="waveunet", pipeline_group="survey",

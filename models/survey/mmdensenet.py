@@ -124,6 +124,9 @@ class MMDenseNet(SurveyModel):
             joint_in = self.nets["full"].out_channels
         k, n = cfg["final_dense"]
         self.final_dense = DenseBlock(joint_in, k, n)
+        if cfg["output"] not in ("magnitude", "mask"):
+            raise ValueError(f"config 'output' must be 'magnitude' (ReLU estimate) or 'mask' (sigmoid mask × mixture "
+                             f"magnitude), got {cfg['output']!r}")
         kt, kf = cfg["final_conv"]
         self.final_conv = SameConv(self.final_dense.out_channels, 2, kt, kf)
 
@@ -139,5 +142,7 @@ class MMDenseNet(SurveyModel):
             x = torch.cat([torch.cat([low, high], dim=-1), full], dim=1)
         else:
             x = full
-        y = torch.relu(self.final_conv(self.final_dense(x)))[:, :, :t]
-        return F.pad(y, (0, spec.shape[-1] - self.n_bins))
+        y = self.final_conv(self.final_dense(x))[:, :, :t]
+        if self.config["output"] == "mask":
+            return F.pad(torch.sigmoid(y), (0, spec.shape[-1] - self.n_bins)) * spec
+        return F.pad(torch.relu(y), (0, spec.shape[-1] - self.n_bins))

@@ -181,9 +181,11 @@ def test_deepconvsep_masks_sum_to_one_and_need_the_block_length():
     x = torch.rand(1, 2, 30, 257) + 0.1
     with torch.no_grad():
         m = model.masks(x)
-        m = m[:, :, :, :, :]
-    assert m.shape == (1, 4, 2, 30, 257)
-    assert ((m.sum(dim=1) - 1).abs() < 1e-4).float().mean() > 0.99 or m.sum() == 0
+    assert m.shape == (1, 4, 2, 30, 257) and (m >= 0).all()
+    total = m.sum(dim=1)
+    ones = (total - 1).abs() < 1e-4
+    assert (ones | (total == 0)).all()  # soft masks: they share the mixture (0 only where every estimate is 0)
+    assert ones.float().mean() > 0.5
     with pytest.raises(ValueError, match="exactly num_frame = 30"):
         model.masks(torch.rand(1, 2, 29, 257))
 
