@@ -196,3 +196,12 @@ def test_fft_resample_round_trip_of_a_band_limited_signal():
     down = fft_resample(x, 1600)  # 44.1 -> 16 kHz
     assert down.shape[-1] == 1600
     torch.testing.assert_close(fft_resample(down, 4410), x, atol=1e-4, rtol=0)
+
+
+def test_results_of_a_survey_separator_name_its_collection_and_paper():
+    from baselines.model import ModelSystem
+
+    meta = ModelSystem(model=registry.create("deepconvsep", "embedded", seed=0)).metadata()["model_info"]
+    assert meta["collection"] == "survey" and meta["reference"].startswith("P. Chandna")
+    thesis = ModelSystem(model=registry.create("u7-dcse", "embedded", seed=0)).metadata()["model_info"]
+    assert "collection" not in thesis and "reference" not in thesis  # thesis results keep their keys
