@@ -203,5 +203,5 @@ def test_results_of_a_survey_separator_name_its_collection_and_paper():
 
     meta = ModelSystem(model=registry.create("deepconvsep", "embedded", seed=0)).metadata()["model_info"]
     assert meta["collection"] == "survey" and meta["reference"].startswith("P. Chandna")
-    thesis = ModelSystem(model=registry.create("u7-dcse", "embedded", seed=0)).metadata()["model_info"]
-    assert "collection" not in thesis and "reference" not in thesis  # thesis results keep their keys
+    wave = ModelSystem(model=registry.create("wavenet-separator", "embedded", seed=0)).metadata()["model_info"]
+    assert wave["collection"] == "survey" and wave["family"] == "conditioned" and "Lluís" in wave["reference"]
