@@ -47,7 +47,9 @@ MMDENSE_BANDS_EMB = {
     "high": _band((3, 3, 8), [(3, 2)] * 7),
     "full": _band((3, 4, 8), [(2, 2)] * 3 + [(2, 3)] + [(2, 2)] * 3),
 }
-MDENSE_BANDS_EMB = {"full": _band((3, 4, 8), [(4, 2)] * 7)}
+# growth 6: at growth 4 (8,994 parameters) MDenseNet's `other` stayed at the silence level (0.995 × silence),
+# at 6 it clears it (0.902; docs/training.md, "Survey separators")
+MDENSE_BANDS_EMB = {"full": _band((3, 4, 8), [(6, 2)] * 7)}
 
 #: name -> registration (models.registry adds these as built-in entries of the "survey" collection)
 ENTRIES: dict[str, dict] = {
