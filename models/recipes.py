@@ -183,16 +183,17 @@ RECIPES: dict[str, dict[str, dict]] = {
     "waveunet": {
         "paper": dict(optimizer="adam", lr=1e-4, batch_size=16, epoch_items=2000 * 16, max_epochs=1000,
                       valid_every_epochs=1, early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        # a waveform model: no channels-last (1-D convolutions), a 16 384-sample training window (the receptive
-        # field of 6 levels of kernel 15 spans ≈ 2 000 samples)
+        # a waveform model: no channels-last (1-D convolutions), a 16 384-sample training window; lr 1e-3 (5e-3
+        # validates the same but stalls in the one-batch overfit check; docs/training.md, "Survey separators")
         "embedded": dict(_EMBEDDED_COMMON, lr=1e-3, segment=16384, channels_last=False, max_steps=300,
                          valid_every_steps=100),
     },
     "wavenet": {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=16, max_epochs=1000, valid_every_epochs=1,
                       early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        # 4 096-sample windows (the receptive field of 2 stacks × dilations 1-128 is ≈ 1 000 samples); a step costs
-        # ≈ 3× a Wave-U-Net step at the same window (full-rate convolutions at every layer)
+        # 4 096-sample windows (the receptive field of 2 stacks × dilations 1-128 is ≈ 1 000 samples): every layer
+        # convolves at the full rate, and 8 192-sample windows were too slow for the budget; 200 steps ended at
+        # 0.963 × silence, 400 at 0.847 (docs/training.md, "Survey separators")
         "embedded": dict(_EMBEDDED_COMMON, segment=4096, channels_last=False, max_steps=400, valid_every_steps=100),
     },
     "deepconvsep": {
