@@ -176,7 +176,7 @@ RECIPES: dict[str, dict[str, dict]] = {
         "paper": dict(optimizer="adam", lr=1e-3, batch_size=16, max_epochs=1000, valid_every_epochs=1,
                       early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
         # lr 1e-3 on 16 128-sample (64-frame) windows: at lr 5e-3 on 16 frames `other` never cleared silence
-        # (validation L1 ≥ 0.97 × silence within 300 steps, also with a mask output); so it clears it by 12 % at
+        # (validation L1 ≥ 0.96 × silence within 300 steps, also with a mask output); so it clears it by 12 % at
         # step 100 (docs/training.md, "Survey separators")
         "embedded": dict(_EMBEDDED_COMMON, lr=1e-3, segment=16128, max_steps=150),
     },
