@@ -151,6 +151,9 @@ class ModelSystem(System):
         if info is not None:
             meta["model_info"] = {k: getattr(info, k, None) for k in ("name", "family", "table", "row", "profile",
                                                                        "task_set", "source")}
+            if getattr(info, "collection", "thesis") != "thesis":  # the survey's separators: their collection and
+                # paper, for the reports (the thesis models' results keep their keys as they were)
+                meta["model_info"].update(collection=info.collection, reference=info.reference)
         return meta
 
     def supports(self, task) -> bool:

@@ -81,7 +81,8 @@ class AudioModel(nn.Module):
     ``loss = mse(est, target)``; ``cond = model.make_condition(queries)``.
     """
 
-    #: "cac" (4 channels [Re L, Re R, Im L, Im R]) or "mag" (2 channels [|L|, |R|])
+    #: "cac" (4 channels [Re L, Re R, Im L, Im R]), "mag" (2 channels [|L|, |R|]) or "wave" (the waveform itself:
+    #: waveform-domain separators, models/survey; the training loss is then a waveform MSE)
     representation = "cac"
     info = None  # set by models.registry.create
 
@@ -107,7 +108,10 @@ class AudioModel(nn.Module):
 
     # ---------------------------------------------------------------- training contract
     def spec(self, wave: torch.Tensor) -> torch.Tensor:
-        """Target representation of a waveform batch (B, 2, N): CaC (B, 4, T, F) or magnitude (B, 2, T, F)."""
+        """Target representation of a waveform batch (B, 2, N): CaC (B, 4, T, F), magnitude (B, 2, T, F) or, for a
+        waveform model, the waveform (B, 2, N) itself."""
+        if self.representation == "wave":
+            return wave
         return self.stft.cac(wave) if self.representation == "cac" else self.stft.magnitude(wave)
 
     def forward(self, wave: torch.Tensor, cond=None) -> torch.Tensor:
@@ -120,6 +124,8 @@ class AudioModel(nn.Module):
     def to_wave(self, est: torch.Tensor, mixture_wave: torch.Tensor) -> torch.Tensor:
         """Estimated spectrogram -> waveform (B, 2, N); magnitude models use the mixture phase."""
         n = mixture_wave.shape[-1]
+        if self.representation == "wave":
+            return est
         if self.representation == "cac":
             return self.stft.inverse_cac(est, n)
         return self.stft.inverse_magnitude(est, mixture_wave, n)

@@ -33,12 +33,22 @@ from . import recipes as rec
 from .amss import AMSSNet
 from .base import INFERENCE_DEFAULTS, AudioModel
 from .cunet import ConditionedUNet
+from .survey import ENTRIES as SURVEY_ENTRIES
+from .survey.deepconvsep import DeepConvSep
+from .survey.mmdensenet import MMDenseNet
+from .survey.waveunet import WaveUNet
+from .survey.wavenet import WavenetSeparator
 from .unet import DedicatedUNet
 
 PROFILES = ("paper", "embedded")
 FAMILIES = ("dedicated", "conditioned", "amss")
-PIPELINE_GROUPS = ("dedicated", "separation", "amss")
-ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet}
+#: the params.yaml ``train`` list (and DVC stages) of a model: the thesis groups, then the survey separators'
+#: (train.survey_dedicated: one network per source; train.survey: one multi-output network)
+PIPELINE_GROUPS = ("dedicated", "separation", "amss", "survey_dedicated", "survey")
+ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet,
+          "mmdensenet": MMDenseNet, "waveunet": WaveUNet, "wavenet": WavenetSeparator, "deepconvsep": DeepConvSep}
+#: where a registry entry comes from: the thesis tables, or the survey's learned separators (models/survey)
+COLLECTIONS = ("thesis", "survey")
 #: Config keys that do not change the architecture (no "@custom" suffix when overridden).
 NON_STRUCTURAL = frozenset(
     {"source", "glove_path", "inference_mode", "amss_min_trim", "lasaft_min_trim", "overlap_ratio", "task_set"}
@@ -64,6 +74,8 @@ class ModelInfo:
     recipe_family: str = ""  # models.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
     pipeline_group: str = ""  # params.yaml train list / DVC stages: "dedicated" | "separation" | "amss"
     origin: str = "built-in"  # or the entry point / register() call that added it
+    collection: str = "thesis"  # "thesis" (Choi 2021) | "survey" (models/survey: the survey's learned separators)
+    reference: str = ""  # the paper of a survey separator (authors, title, venue, year)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -200,8 +212,31 @@ _add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separat
      dict(variant="full", task_set="task1"),
      description="AMSS-Net trained on the separation task set (task1: 14 separate/mute generators)")
 
+#: the thesis models (the regression gate's golden fingerprints cover these)
+THESIS = frozenset(_ENTRIES)
+
+
+def _add_survey(name: str, entry: dict) -> None:
+    """A survey separator (models/survey): its own architecture class, paper and embedded configurations."""
+    arch_key = next(k for k, v in ARCHES.items() if v is entry["arch"])
+    cfg = dict(INFERENCE_DEFAULTS, **copy.deepcopy(entry["config"]), arch=arch_key)
+    task_set = "separation-dedicated" if entry["family"] == "dedicated" else "separation-conditioned"
+    _ENTRIES[name] = (
+        dict(name=name, family=entry["family"], table=entry["table"], row=entry["row"], published_params=None,
+             task_set=task_set, source=cfg.get("source"), registry_name=name, recipe_family=entry["recipe_family"],
+             pipeline_group=entry["pipeline_group"], description=entry["description"], collection="survey",
+             reference=entry["reference"]),
+        cfg,
+        copy.deepcopy(entry["embedded"]),
+    )
+
+
+for _name, _entry in SURVEY_ENTRIES.items():
+    _add_survey(_name, _entry)
+
 _ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
-#: the names (and aliases) of the thesis models: never replaced by an out-of-tree registration
+#: the names (and aliases) of the thesis models and the survey separators: never replaced by an out-of-tree
+#: registration
 BUILTIN = frozenset(_ENTRIES) | frozenset(_ALIASES)
 for _name, (_info, _, _) in _ENTRIES.items():  # every model's recipe family, for models.recipes
     rec.register_model(_name, _info["recipe_family"], aliases=_info.get("aliases", ()))
@@ -217,10 +252,16 @@ def _loaded() -> None:
     plugins.ensure_loaded()
 
 
-def model_names(*, builtin_only: bool = False) -> list[str]:
-    """Registry names; ``builtin_only``: the thesis models alone (the regression gate's golden fingerprints)."""
+def model_names(*, builtin_only: bool = False, collection: str | None = None) -> list[str]:
+    """Registry names; ``builtin_only``: the thesis models alone (the regression gate's golden fingerprints);
+    ``collection``: the built-in entries of one collection ("thesis" | "survey")."""
     if builtin_only:
-        return [n for n in _ENTRIES if n in BUILTIN]
+        return [n for n in _ENTRIES if n in THESIS]
+    if collection is not None:
+        if collection not in COLLECTIONS:
+            raise ValueError(f"unknown collection {collection!r}; expected one of {', '.join(COLLECTIONS)}")
+        return [n for n, (info, _, _) in _ENTRIES.items() if n in BUILTIN and info.get("collection", "thesis") ==
+                collection]
     _loaded()
     return list(_ENTRIES)
 

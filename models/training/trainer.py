@@ -17,7 +17,8 @@ Byte-reproducible outputs: ``model.pt``, ``config.json``, ``summary.json`` and `
 date, host name or output path, so a retrain that ends with bit-identical weights rewrites them byte for byte (their
 hashes are in ``dvc.lock``). Timings go to ``timing.json`` and the log only (:data:`VOLATILE_RESULT_FIELDS`).
 
-Loss: MSE between ``model(input_wave, cond)`` and ``model.spec(target_wave)`` (spectrogram MSE for every family).
+Loss: MSE between ``model(input_wave, cond)`` and ``model.spec(target_wave)`` (spectrogram MSE for every family; for
+a waveform model, ``representation == "wave"``, ``spec`` is the identity and the loss a waveform MSE).
 Validation: waveform L1 on the fixed chunks of the valid split (``data.ValidationSet``), with the identity and silence
 baselines on the same entries.
 """

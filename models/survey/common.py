@@ -1,0 +1,125 @@
+"""Shared parts of the survey's learned separators (docs/models.md, "Survey separators").
+
+* :class:`SurveyModel`: the query mapping. A *dedicated* survey model (one network per source, as MMDenseNet) answers
+  its own source's query exactly as the thesis's dedicated U-Nets; a *multi-output* survey model (one network with
+  one output per source, as Wave-U-Net, the Wavenet-based separator and DeepConvSep) answers the four separation
+  queries, the condition index (0 vocals, 1 drums, 2 bass, 3 other = ``mute vocals, drums, bass``, Table 5.2's
+  mapping) selecting which of its outputs a pass returns. The network always computes every output.
+* Sample rate and channels of the papers' own configurations: the suite's audio is stereo 44.1 kHz. A model whose
+  config has ``sample_rate`` ≠ 44 100 resamples each window band-limited (:func:`fft_resample`) to that rate and back;
+  ``audio_channels: 1`` averages the two channels into one and returns the mono estimate on both channels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.base import MUTE_ALL, SOURCES, AudioModel, parse_query
+
+SUITE_SR = 44100
+
+
+def fft_resample(x: torch.Tensor, n_out: int) -> torch.Tensor:
+    """Band-limited resampling of the last axis to ``n_out`` samples (real FFT, spectrum truncated or zero-padded).
+
+    An exact inverse pair for down- then up-sampling of a band-limited signal; applied per window, so each window is
+    treated as periodic (the window borders are trimmed by the suite's chunked inference)."""
+    n = x.shape[-1]
+    if n_out == n:
+        return x
+    spec = torch.fft.rfft(x.float(), dim=-1)
+    bins = n_out // 2 + 1
+    if spec.shape[-1] >= bins:
+        spec = spec[..., :bins]
+    else:
+        spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
+    return torch.fft.irfft(spec, n=n_out, dim=-1) * (n_out / n)
+
+
+class SurveyModel(AudioModel):
+    """Base of the survey separators: query mapping, optional mono / other-rate processing."""
+
+    #: True: one network per source (config "source"); False: one network, one output per source (4 conditions)
+    dedicated = False
+
+    # ---------------------------------------------------------------- queries
+    @property
+    def source(self) -> str:
+        return self.config["source"]
+
+    def supported_queries(self) -> list[str]:
+        if self.dedicated:
+            return [MUTE_ALL] if self.source == "other" else [f"separate {self.source}"]
+        return [f"separate {s}" for s in SOURCES[:3]] + [MUTE_ALL]
+
+    def condition_for(self, query):
+        if not self.dedicated and isinstance(query, int) and not isinstance(query, bool):
+            if not 0 <= query < len(SOURCES):
+                raise self._unsupported(str(query))
+            return int(query)
+        q = parse_query(query)
+        mute_all = q.operation == "mute" and len(q.targets) == 3 and set(q.targets) == {"vocals", "drums", "bass"}
+        if self.dedicated:
+            ok = mute_all if self.source == "other" else (q.operation == "separate" and tuple(q.targets) ==
+                                                          (self.source,))
+            if not ok:
+                raise self._unsupported(query, f" (dedicated {self.source} separator)")
+            return None
+        if q.operation == "separate" and len(q.targets) == 1 and q.targets[0] in SOURCES[:3]:
+            return SOURCES.index(q.targets[0])
+        if mute_all:
+            return 3
+        raise self._unsupported(query, " (multi-output separator: one source per pass)")
+
+    def batch_conditions(self, conds, device=None):
+        if self.dedicated:
+            return None
+        return torch.tensor([int(c) for c in conds], dtype=torch.long, device=device)
+
+    @staticmethod
+    def select(outputs: torch.Tensor, cond) -> torch.Tensor:
+        """(B, S, ...) per-source outputs -> (B, ...) the output each item's condition asks for."""
+        if cond is None:
+            raise ValueError("a multi-output survey separator needs the condition (source index) of each item")
+        if isinstance(cond, int):
+            cond = torch.full((outputs.shape[0],), cond, dtype=torch.long, device=outputs.device)
+        return outputs[torch.arange(outputs.shape[0], device=outputs.device), cond.to(outputs.device)]
+
+    # ---------------------------------------------------------------- sample rate and channels
+    def to_model_audio(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, 2, N) suite audio -> (B, C, N') at the model's rate and channel count."""
+        if self.config.get("audio_channels", 2) == 1:
+            wave = wave.mean(dim=1, keepdim=True)
+        sr = int(self.config.get("sample_rate", SUITE_SR))
+        if sr != SUITE_SR:
+            wave = fft_resample(wave, round(wave.shape[-1] * sr / SUITE_SR))
+        return wave
+
+    def to_suite_audio(self, wave: torch.Tensor, n: int) -> torch.Tensor:
+        """(..., C, N') model-rate audio -> (..., 2, n) suite audio."""
+        if wave.shape[-1] != n:
+            wave = fft_resample(wave, n)
+        if wave.shape[-2] == 1:
+            wave = wave.expand(*wave.shape[:-2], 2, n)
+        return wave
+
+    def reset_parameters(self) -> None:
+        """The modules' own (PyTorch default) initialisation, drawn again from the current RNG (the registry seeds
+        it); the papers give no other scheme."""
+        for m in self.modules():
+            if m is not self and callable(getattr(m, "reset_parameters", None)) and \
+                    not isinstance(m, SurveyModel):
+                m.reset_parameters()
+
+
+class WaveformModel(SurveyModel):
+    """A waveform-domain separator: the training target is the waveform itself (``representation = "wave"``,
+    ``spec`` is the identity, the trainer's MSE is a waveform MSE) and ``to_wave`` returns the estimate."""
+
+    representation = "wave"
+
+    def forward(self, wave: torch.Tensor, cond=None) -> torch.Tensor:
+        return self.waveforms(wave, cond)
+
+    def waveforms(self, wave: torch.Tensor, cond=None) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
