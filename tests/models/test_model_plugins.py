@@ -147,7 +147,7 @@ def test_builtin_entries_carry_the_families_their_names_implied():
     params = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
     group_of = {m: g for key, g in (("dedicated_all_stems", "dedicated"), ("dedicated_vocals", "dedicated"),
                                     ("separation", "separation"), ("amss", "amss")) for m in params[key]}
-    infos = registry.list_models()
+    infos = registry.list_models(thesis_only=True)
     assert len(infos) == 23 and all(i.origin == "built-in" for i in infos)
     for info in infos:
         assert info.recipe_family == _prefix_family(info.name, info.family), info.name
@@ -255,7 +255,7 @@ def test_broken_entry_point_named_and_nothing_half_loaded(on_path, tmp_path, mon
     with pytest.raises(plugins.PluginError):  # still refused at the next look-up, not silently skipped
         registry.get_info("u7-dcse")
     monkeypatch.setenv("AMSS_BENCH_MODEL_PLUGINS", "0")
-    assert len(registry.model_names()) == 23
+    assert len(registry.model_names()) == 23 + len(registry.survey_names())
 
 
 def test_clashing_entry_point_refused_and_undone(on_path, tmp_path):
