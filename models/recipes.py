@@ -169,7 +169,7 @@ RECIPES: dict[str, dict[str, dict]] = {
         "embedded": dict(_EMBEDDED_COMMON, max_steps=1600, valid_every_steps=400, valid_queries=24, schedule="step",
                          step_at=0.75, step_factor=0.1, grad_clip=0.1),
     },
-    # The survey's separators (models/survey.py). Paper: the packages' published training recipes, batch and segment
+    # The survey's separators (models/packaged.py). Paper: the packages' published training recipes, batch and segment
     # as published (Open-Unmix: Adam 1e-3, weight decay 1e-5, batch 16, 6-s excerpts, ReduceLROnPlateau x0.3 after
     # 80 epochs, early stop 140; Demucs v2 and Conv-TasNet as trained in Defossez et al. 2019: Adam 3e-4, batch 64,
     # 8-s excerpts, 180 / 360 epochs). Their losses (UMX: MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet:
@@ -183,7 +183,7 @@ RECIPES: dict[str, dict[str, dict]] = {
     "demucs": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=180, valid_every_epochs=1,
                       keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=300, valid_every_steps=100),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=400, valid_every_steps=100),
     },
     "convtasnet": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=360, valid_every_epochs=1,

@@ -33,15 +33,19 @@ from . import recipes as rec
 from .amss import AMSSNet
 from .base import INFERENCE_DEFAULTS, AudioModel
 from .cunet import ConditionedUNet
-from .survey import ConvTasNet, DemucsV2, OpenUnmix
+from .packaged import ConvTasNet, DemucsV2, OpenUnmix
 from .unet import DedicatedUNet
 
 PROFILES = ("paper", "embedded")
 FAMILIES = ("dedicated", "conditioned", "amss")
-PIPELINE_GROUPS = ("dedicated", "separation", "amss")
+#: the params.yaml ``train`` list (and DVC stages) of a model: the thesis groups, then the survey separators'
+#: (train.survey_dedicated: one network per source; train.survey: one multi-output network)
+PIPELINE_GROUPS = ("dedicated", "separation", "amss", "survey_dedicated", "survey")
 ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet}
-#: the survey's learned separators (models/survey.py): built in, but not thesis architectures
+#: the survey's learned separators from maintained packages (models/packaged.py): built in, not thesis architectures
 SURVEY_ARCHES = {"umx": OpenUnmix, "demucs": DemucsV2, "convtasnet": ConvTasNet}
+#: where a registry entry comes from: the thesis tables, or the survey's learned separators
+COLLECTIONS = ("thesis", "survey")
 #: Config keys that do not change the architecture (no "@custom" suffix when overridden).
 NON_STRUCTURAL = frozenset(
     {"source", "glove_path", "inference_mode", "amss_min_trim", "lasaft_min_trim", "overlap_ratio", "task_set"}
@@ -67,8 +71,8 @@ class ModelInfo:
     recipe_family: str = ""  # models.recipes family: u7 | u17 | u9l | cunet | lasaft12 | amss | registered
     pipeline_group: str = ""  # params.yaml train list / DVC stages: "dedicated" | "separation" | "amss"
     origin: str = "built-in"  # or the entry point / register() call that added it
-    survey: bool = False  # one of the survey's other separators (docs/models.md), not a thesis network
-    published_source: str = ""  # survey models: the paper / package the configuration follows
+    collection: str = "thesis"  # "thesis" (Choi 2021) | "survey" (the survey's learned separators)
+    reference: str = ""  # the paper (and package) of a survey separator
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -207,8 +211,12 @@ _add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separat
 
 
 
+#: the thesis models (the regression gate's golden fingerprints cover these)
+THESIS = frozenset(_ENTRIES)
+
+
 # ---------------------------------------------------------------------------------------------- the survey's separators
-# Open-Unmix, Demucs (v2), Conv-TasNet from their maintained packages, re-expressed in models/survey.py (docs/models.md,
+# Open-Unmix, Demucs (v2), Conv-TasNet from their maintained packages, re-expressed in models/packaged.py (docs/models.md,
 # "The survey's learned separators"). Paper configuration = the package's / paper's, stereo 44.1 kHz; embedded = the
 # scale-down at which each learns within its embedded step budget. ``table``/``row`` name the thesis rows where the
 # thesis prints a published number for the system (Tables 3.6 and 4.2).
@@ -225,7 +233,7 @@ def _add_survey(name, family, arch, recipe_family, pipeline_group, table, row, p
     _ENTRIES[name] = (
         dict(name=name, family=family, table=table, row=row, published_params=params, task_set=task_set,
              source=cfg.get("source"), registry_name=name, recipe_family=recipe_family,
-             pipeline_group=pipeline_group, survey=True, **info),
+             pipeline_group=pipeline_group, collection="survey", **info),
         cfg,
         emb,
     )
@@ -233,32 +241,33 @@ def _add_survey(name, family, arch, recipe_family, pipeline_group, table, row, p
 
 # Open-Unmix (openunmix.model.OpenUnmix, umxhq): n_fft 4096 / hop 1024, bandwidth 16 kHz (max_bin 1487), hidden 512,
 # 3-layer BiLSTM (dropout 0.4), stereo. 8,893,348 parameters per target, the package's own count.
-_add_survey("umx", "dedicated", "umx", "umx", "dedicated", "3.6", "UMX", 8_893_348,
+_add_survey("umx", "dedicated", "umx", "umx", "survey_dedicated", "3.6", "UMX", 8_893_348,
             dict(n_fft=4096, hop_length=1024, num_frame=128, source="vocals", hidden_size=512, nb_layers=3,
                  unidirectional=False, max_bin=1487, lstm_dropout=0.4),
             dict(n_fft=512, hop_length=256, hidden_size=32, nb_layers=1, max_bin=186, lstm_dropout=0.0),
             thesis_params=None, also_in=("4.2 UMX",),
-            published_source="Stöter et al., JOSS 2019; openunmix 1.3.0 (openunmix.model.OpenUnmix)",
+            reference="Stöter et al., JOSS 2019; openunmix 1.3.0 (openunmix.model.OpenUnmix)",
             description="Open-Unmix, one network per target (magnitude mask × mixture, mixture phase)")
 # Demucs v2 (demucs.demucs.Demucs in its v2 configuration): 64 channels, depth 6, K 8 / S 4, 2-layer BiLSTM, GLU,
 # 3-tap decoder context, x2 resampling inside, rescale 0.1; 4 sources × stereo.
-_add_survey("demucs-v2", "conditioned", "demucs", "demucs", "separation", "3.6", "Demucs", 265_679_496,
+_add_survey("demucs-v2", "conditioned", "demucs", "demucs", "survey", "3.6", "Demucs", 265_679_496,
             dict(n_fft=2048, hop_length=1024, num_frame=128, channels=64, growth=2.0, depth=6, kernel_size=8,
                  stride=4, context=1, lstm_layers=2, resample=True, normalize=False, rescale=0.1),
-            dict(n_fft=512, hop_length=256, num_frame=128, channels=8, depth=4, lstm_layers=1, resample=False),
+            dict(n_fft=512, hop_length=256, num_frame=128, channels=8, depth=4, lstm_layers=1, resample=False,
+                 normalize=True),
             also_in=("4.2 Demucs*",),
-            published_source="Défossez et al. 2019; demucs 4.0.1 (demucs.demucs.Demucs, v2 configuration)",
+            reference="Défossez et al. 2019; demucs 4.0.1 (demucs.demucs.Demucs, v2 configuration)",
             description="Demucs (v2): waveform U-Net with a BiLSTM bottleneck, 4 sources at once")
 # Conv-TasNet (asteroid.models.ConvTasNet): N 512, L 16 (stride 8), B 128, H 512, Sc 128, P 3, X 8, R 3, gLN, sigmoid
 # masks (Luo & Mesgarani 2019's best non-causal configuration), 4 sources, mono network applied per channel.
-_add_survey("conv-tasnet", "conditioned", "convtasnet", "convtasnet", "separation", "3.6", "Conv-TasNet", 5_182_641,
+_add_survey("conv-tasnet", "conditioned", "convtasnet", "convtasnet", "survey", "3.6", "Conv-TasNet", 5_182_641,
             dict(n_fft=2048, hop_length=1024, num_frame=128, n_filters=512, fb_kernel_size=16, fb_stride=8,
                  bn_chan=128, hid_chan=512, skip_chan=128, conv_kernel_size=3, n_blocks=8, n_repeats=3,
                  mask_act="sigmoid"),
             dict(n_fft=512, hop_length=256, n_filters=64, fb_kernel_size=32, fb_stride=16, bn_chan=32, hid_chan=64,
                  skip_chan=32, n_blocks=6, n_repeats=2),
             also_in=("4.2 Conv-Tasnet*",),
-            published_source="Luo & Mesgarani 2019; asteroid 0.7.0 (asteroid.models.ConvTasNet)",
+            reference="Luo & Mesgarani 2019; asteroid 0.7.0 (asteroid.models.ConvTasNet)",
             description="Conv-TasNet: learned filterbank, TCN masker, 4 sources at once (per channel)")
 
 _ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
@@ -278,21 +287,25 @@ def _loaded() -> None:
     plugins.ensure_loaded()
 
 
-def model_names(*, builtin_only: bool = False, thesis_only: bool = False) -> list[str]:
-    """Registry names; ``builtin_only``: the suite's own models (the thesis models and the survey's separators),
-    without out-of-tree ones; ``thesis_only``: the thesis models alone (the regression gate's golden fingerprints)."""
-    if thesis_only:
-        return [n for n in _ENTRIES if n in BUILTIN and not _ENTRIES[n][0].get("survey")]
+def model_names(*, builtin_only: bool = False, collection: str | None = None) -> list[str]:
+    """Registry names; ``builtin_only``: the thesis models alone (the regression gate's golden fingerprints);
+    ``collection``: the built-in entries of one collection ("thesis" | "survey")."""
     if builtin_only:
-        return [n for n in _ENTRIES if n in BUILTIN]
+        return [n for n in _ENTRIES if n in THESIS]
+    if collection is not None:
+        if collection not in COLLECTIONS:
+            raise ValueError(f"unknown collection {collection!r}; expected one of {', '.join(COLLECTIONS)}")
+        return [n for n, (info, _, _) in _ENTRIES.items() if n in BUILTIN and info.get("collection", "thesis") ==
+                collection]
     _loaded()
     return list(_ENTRIES)
 
 
 def survey_names() -> list[str]:
-    """The survey's learned separators in the registry (``ModelInfo.survey``): reports and the leaderboard key their
-    "other separators" rows on this flag."""
-    return [n for n in model_names() if _ENTRIES[n][0].get("survey")]
+    """The survey's learned separators in the registry (``ModelInfo.collection == "survey"``): the report and the
+    leaderboard key their "other separators" rows on this."""
+    _loaded()
+    return model_names(collection="survey")
 
 
 def resolve(name: str) -> tuple[str, str | None]:
@@ -313,10 +326,8 @@ def get_info(name: str) -> ModelInfo:
     return ModelInfo(config=copy.deepcopy(cfg), **info)
 
 
-def list_models(*, thesis_only: bool = False) -> list[ModelInfo]:
-    """Every registered model (``thesis_only``: the thesis tables' models alone, without the survey's separators and
-    out-of-tree models)."""
-    return [get_info(n) for n in (model_names(thesis_only=True) if thesis_only else model_names())]
+def list_models() -> list[ModelInfo]:
+    return [get_info(n) for n in model_names()]
 
 
 def config_for(name: str, profile: str = "paper") -> dict:

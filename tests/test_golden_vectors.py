@@ -26,7 +26,7 @@ def recorded():
 
 
 def test_golden_file_covers_every_registered_model_in_both_profiles(recorded):
-    expected = {f"{n}@{p}" for n in registry.model_names(thesis_only=True) for p in golden.PROFILES}
+    expected = {f"{n}@{p}" for n in registry.model_names(builtin_only=True) for p in golden.PROFILES}
     assert set(recorded["models"]) == expected, (
         f"golden vectors out of date with the registry: missing {sorted(expected - set(recorded['models']))}, "
         f"extra {sorted(set(recorded['models']) - expected)}")

@@ -135,7 +135,7 @@ def fingerprint(name: str, profile: str) -> dict:
 def compute(names=None, profiles=PROFILES, progress=None) -> dict:
     from models import registry
 
-    names = list(names or registry.model_names(thesis_only=True))  # the thesis models (not the survey's, not out-of-tree ones)
+    names = list(names or registry.model_names(builtin_only=True))  # the suite's own models, not out-of-tree ones
     out = {}
     for profile in profiles:
         for name in names:

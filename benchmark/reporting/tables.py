@@ -247,7 +247,7 @@ def _cell(system: str, model: str | None, column: str, metric: str, convention: 
 
 
 def survey_models() -> list[tuple[str, str, tuple[str, ...]]]:
-    """(registry name, thesis (table, row), also_in) of the registry's survey separators (``ModelInfo.survey``):
+    """(registry name, thesis (table, row), also_in) of the registry's survey separators (``ModelInfo.collection`` "survey"):
     the models of the survey that the report places beside the published rows and in "Other separators"."""
     try:
         from models import registry

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from models import registry
 
-ALL = [i.name for i in registry.list_models()]
+ALL = registry.model_names(builtin_only=True)  # the thesis models (survey separators: test_survey_models.py)
 
 
 def queries(model, b):

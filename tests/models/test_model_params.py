@@ -8,7 +8,7 @@ import torch
 from models import registry
 from models.blocks import TDF
 
-ALL = [i.name for i in registry.list_models(thesis_only=True)]  # the survey models: tests/models/test_survey_models.py
+ALL = registry.model_names(builtin_only=True)  # the thesis models (survey separators: test_survey_models.py)
 
 # models.md §1.3, §2.5, §3.6 — written out here so the test does not just compare the registry with itself.
 EXPECTED = {
@@ -25,7 +25,7 @@ EXPECTED = {
 
 def test_registry_covers_every_table_row():
     assert set(ALL) == set(EXPECTED)
-    tables = {(i.table, i.row) for i in registry.list_models(thesis_only=True)}
+    tables = {(registry.get_info(n).table, registry.get_info(n).row) for n in ALL}
     assert len(tables) == len(ALL)  # no duplicated table rows
 
 
@@ -56,7 +56,7 @@ def test_embedded_profile_is_named_and_smaller(name):
 
 
 #: embedded configurations owned by the CUNet families (docs/models.md, "Embedded profile"): they keep the floor of 4
-NOT_SCALED_BY_THE_TDF_RULE = {i.name for i in registry.list_models(thesis_only=True) if i.family == "conditioned"}
+NOT_SCALED_BY_THE_TDF_RULE = {n for n in ALL if registry.get_info(n).family == "conditioned"}
 
 
 def tdf_bottlenecks(model) -> list[tuple[int, int]]:
@@ -93,7 +93,7 @@ def test_aliases_and_profile_suffix():
 
 
 def test_task_sets_and_sources():
-    by = {i.name: i for i in registry.list_models(thesis_only=True)}
+    by = {i.name: i for i in registry.list_models()}
     assert by["amss-net"].task_set == "task2"
     assert by["amss-net-separate"].task_set == "task1"
     assert by["cunet-film"].task_set == "separation-conditioned"

@@ -146,11 +146,15 @@ def _prefix_family(name: str, family: str) -> str:
 def test_builtin_entries_carry_the_families_their_names_implied():
     params = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
     group_of = {m: g for key, g in (("dedicated_all_stems", "dedicated"), ("dedicated_vocals", "dedicated"),
-                                    ("separation", "separation"), ("amss", "amss")) for m in params[key]}
-    infos = registry.list_models(thesis_only=True)
-    assert len(infos) == 23 and all(i.origin == "built-in" for i in infos)
-    for info in infos:
+                                    ("separation", "separation"), ("amss", "amss"),
+                                    ("survey_dedicated", "survey_dedicated"), ("survey", "survey"))
+                for m in params[key]}
+    infos = registry.list_models()
+    thesis = [i for i in infos if i.collection == "thesis"]
+    assert len(thesis) == 23 and all(i.origin == "built-in" for i in infos)
+    for info in thesis:
         assert info.recipe_family == _prefix_family(info.name, info.family), info.name
+    for info in infos:
         assert recipes.family_of(info.name) == info.recipe_family
         assert info.pipeline_group == group_of[info.name], info.name  # the DVC stage list it is trained in
     assert sorted(group_of) == sorted(i.name for i in infos)
@@ -197,7 +201,7 @@ def test_installed_plugin_is_listed_in_a_fresh_process(target, on_path):
     assert (row["family"], row["recipe_family"], row["pipeline_group"]) == ("dedicated", "tiny", "dedicated")
     assert "'tiny-gain'" in row["origin"] and "amss-tiny-plugin 0.3.1" in row["origin"]
     assert row["params"] == 20 and row["matches_published"] is True and row["embedded_params"] == 20
-    assert len(rows) == 24 and rows["u7-dcse"]["origin"] == "built-in"
+    assert len(rows) == 24 + len(registry.model_names(collection="survey")) and rows["u7-dcse"]["origin"] == "built-in"
 
 
 def test_installed_plugin_trains_and_its_checkpoint_evaluates(target, on_path, tiny_root, tmp_path):
@@ -255,7 +259,7 @@ def test_broken_entry_point_named_and_nothing_half_loaded(on_path, tmp_path, mon
     with pytest.raises(plugins.PluginError):  # still refused at the next look-up, not silently skipped
         registry.get_info("u7-dcse")
     monkeypatch.setenv("AMSS_BENCH_MODEL_PLUGINS", "0")
-    assert len(registry.model_names()) == 23 + len(registry.survey_names())
+    assert registry.model_names() == registry.model_names(builtin_only=True) + registry.model_names(collection="survey")
 
 
 def test_clashing_entry_point_refused_and_undone(on_path, tmp_path):

@@ -7,7 +7,7 @@ import torch
 
 from models import registry
 
-ALL = [i.name for i in registry.list_models(thesis_only=True)]  # the survey models: tests/models/test_survey_models.py
+ALL = registry.model_names(builtin_only=True)  # the thesis models (survey separators: test_survey_models.py)
 
 
 def condition(model, b=1):

@@ -1,5 +1,6 @@
 """Every registry model can fit one fixed small batch: its own training loss (spectrogram MSE, models/training/
-trainer.py ``_step``: ``mse(model(mix, cond), model.spec(target))`` on CaC or magnitude) falls, with Adam within a
+trainer.py ``_step``: ``mse(model(mix, cond), model.spec(target))`` on CaC, magnitude or, for the survey's waveform
+separators, the waveform) falls, with Adam within a
 bounded number of steps, to at most half the loss of a silent (all-zero) output on that batch.
 
 A network that cannot leave the silent solution on a batch it may memorise cannot learn from the training set either
@@ -17,13 +18,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import registry
+from models import recipes, registry
 
-ALL = registry.model_names(builtin_only=True)
+ALL = registry.model_names(builtin_only=True) + registry.model_names(collection="survey")  # thesis + survey
 
 EMBEDDED_STEPS = 150
 PAPER_STEPS = 150
-LR = 5e-3  # the embedded recipe's learning rate (models/recipes.py)
+LR = 5e-3  # the embedded recipe's learning rate of the thesis families (models/recipes.py)
 RATIO = 0.5  # the loss must fall to at most this fraction of the silent output's loss
 PAPER_ENV = "AMSS_PAPER_OVERFIT"
 
@@ -94,7 +95,8 @@ def _params(names, marks_for):
 @pytest.mark.parametrize("name", _params(ALL, lambda name: []))
 def test_embedded_model_overfits_one_batch(name):
     model = registry.create(name, profile="embedded", seed=0)
-    best, silent, steps = fit(model, b=2, frames=min_frames(model), steps=EMBEDDED_STEPS)
+    lr = float(recipes.recipe_for(name, "embedded")["lr"])  # the model's own embedded learning rate
+    best, silent, steps = fit(model, b=2, frames=min_frames(model), steps=EMBEDDED_STEPS, lr=lr)
     assert silent > 0
     assert best <= RATIO * silent, (f"{name}@embedded: loss {best:.4g} after {steps} steps, silent output "
                                     f"{silent:.4g} (needs <= {RATIO} x)")

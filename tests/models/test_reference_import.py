@@ -21,8 +21,8 @@ from benchmark import cli
 from models import checkpoint, reference_import, registry
 from models.checkpoint import CheckpointError
 
-DEDICATED = [i.name for i in registry.list_models(thesis_only=True) if i.family == "dedicated"]
-CONDITIONED = [i.name for i in registry.list_models(thesis_only=True) if i.family == "conditioned"]
+DEDICATED = [i.name for i in registry.list_models() if i.family == "dedicated" and i.collection == "thesis"]
+CONDITIONED = [i.name for i in registry.list_models() if i.family == "conditioned" and i.collection == "thesis"]
 
 # Transcribed from lasaft/pretrained/load_pretrained_nets.py (__define_large_params__) plus the trainer's 'model' key.
 LASAFT_LARGE_HP = {

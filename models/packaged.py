@@ -9,7 +9,7 @@
   ``asteroid.models.ConvTasNet`` (free filterbank encoder/decoder, TDConvNet masker with gLN).
 
 Each class has the package model's module tree and parameter names, so a state dict of the package model loads
-into it unchanged (``tests/models/test_survey_models.py`` loads one and compares the outputs with the package's). The
+into it unchanged (``tests/models/test_packaged_models.py`` loads one and compares the outputs with the package's). The
 packages are not imported at run time: their numerics (``nn.LSTM``'s cell, ``torch.tanh``, asteroid's gLN
 ``sqrt``, julius's ``sin``/``cos`` filter design) go through MKL's vector math on CPU, whose rounding follows the
 processor (docs/performance.md, "Reproducible numerics across CPUs"); here they are computed with

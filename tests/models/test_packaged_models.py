@@ -1,4 +1,4 @@
-"""The survey's learned separators (models/survey.py): Open-Unmix, Demucs (v2), Conv-TasNet.
+"""The survey's learned separators (models/packaged.py): Open-Unmix, Demucs (v2), Conv-TasNet.
 
 Parameter counts of the paper configurations (written out here), equality with the maintained packages' own models
 (their state dicts load unchanged and give the same output), shapes and the training contract of the embedded
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from models import registry
-from models import survey
+from models import packaged
 
 SURVEY = ["umx", "demucs-v2", "conv-tasnet"]
 # The paper configurations' counts, each as its package computes it for the same configuration (UMX: the
@@ -40,12 +40,12 @@ def _import_openunmix(monkeypatch):
 
 
 def test_the_survey_models_are_flagged_and_registered():
-    assert registry.survey_names() == SURVEY
+    assert registry.survey_names() == SURVEY == registry.model_names(collection="survey")
     for name in SURVEY:
         info = registry.get_info(name)
-        assert info.survey and info.published_source
-        assert info.name not in registry.model_names(thesis_only=True)
-    assert not any(registry.get_info(n).survey for n in registry.model_names(thesis_only=True))
+        assert info.collection == "survey" and info.reference
+        assert info.name not in registry.model_names(builtin_only=True)
+    assert all(registry.get_info(n).collection == "thesis" for n in registry.model_names(builtin_only=True))
     assert registry.get_info("umx").family == "dedicated" and registry.get_info("demucs-v2").family == "conditioned"
 
 
@@ -112,7 +112,7 @@ def test_resampling_matches_julius():
     x = torch.randn(3, 5001)
     for old, new in ((1, 2), (2, 1)):
         ref = julius.resample_frac(x, old, new)
-        ours = survey.resample_frac(x, old, new)
+        ours = packaged.resample_frac(x, old, new)
         assert ours.shape == ref.shape
         torch.testing.assert_close(ours, ref, rtol=0, atol=5e-6)
 
@@ -144,7 +144,7 @@ def test_portable_lstm_equals_torch_lstm():
     for kw in (dict(num_layers=2, bidirectional=True), dict(num_layers=1, bidirectional=False, batch_first=True)):
         m = torch.nn.LSTM(6, 5, **kw).eval()
         x = torch.randn(7, 3, 6)
-        torch.testing.assert_close(survey.lstm(m, x), m(x)[0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(packaged.lstm(m, x), m(x)[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", SURVEY)
