@@ -13,7 +13,9 @@ into it unchanged (``tests/models/test_packaged_models.py`` loads one and compar
 packages are not imported at run time: their numerics (``nn.LSTM``'s cell, ``torch.tanh``, asteroid's gLN
 ``sqrt``, julius's ``sin``/``cos`` filter design) go through MKL's vector math on CPU, whose rounding follows the
 processor (docs/performance.md, "Reproducible numerics across CPUs"); here they are computed with
-:mod:`models.portable` (LSTM cells, tanh), ``F.group_norm`` (gLN) and float64 ``math`` (the resampling filter).
+:mod:`models.portable` (LSTM cells, tanh), ``F.group_norm`` (gLN), a VML-free square root (Demucs's input standard
+deviation) and float64 ``math`` (the resampling filter). The VML tripwire of tests/test_numerics_vml.py covers
+their training steps.
 Why a re-expression rather than the package for each: docs/models.md, "The survey's learned separators".
 
 The two waveform models (Demucs, Conv-TasNet) estimate the four sources at once; on this suite's separation
@@ -252,12 +254,34 @@ class BLSTM(nn.Module):
 def _rescale(module: nn.Module, reference: float) -> None:
     """demucs.demucs.rescale_module: divide each convolution's weight and bias by sqrt(std(weight) / reference)."""
     for sub in module.modules():
-        if isinstance(sub, (nn.Conv1d, nn.ConvTranspose1d)):
-            std = sub.weight.std().detach()
-            scale = (std / reference) ** 0.5
+        if isinstance(sub, (nn.Conv1d, nn.ConvTranspose1d)) and not sub.weight.is_meta:  # meta: counting only
+            # = sqrt(weight.std() / reference) in float64 with the C library's sqrt (torch's sqrt and its pow of a
+            # 0-dim tensor go through VML)
+            scale = math.sqrt(math.sqrt(float(sub.weight.detach().double().var())) / reference)
             sub.weight.data /= scale
             if sub.bias is not None:
                 sub.bias.data /= scale
+
+
+class _Sqrt(torch.autograd.Function):
+    """sqrt of a small tensor (Demucs's per-item standard deviation) without MKL's VML: the C library's correctly
+    rounded ``sqrt`` per element in float64, rounded once (torch's ``sqrt`` and ``pow(x, 0.5)`` go through VML on
+    CPU); backward ``g / (2·y)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        if x.device.type != "cpu" or x.is_meta:
+            y = torch.sqrt(x)
+        else:
+            values = [math.sqrt(v) for v in x.detach().double().reshape(-1).tolist()]
+            y = torch.tensor(values, dtype=torch.float64).to(x.dtype).reshape(x.shape)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad / (2.0 * y)
 
 
 class DemucsV2(_WaveformModel):
@@ -312,7 +336,7 @@ class DemucsV2(_WaveformModel):
         if self.normalize:
             mono = wave.mean(dim=1, keepdim=True)
             mean = mono.mean(dim=-1, keepdim=True)
-            std = mono.std(dim=-1, keepdim=True)
+            std = _Sqrt.apply(mono.var(dim=-1, keepdim=True))  # Tensor.std's sqrt goes through VML
             x = (x - mean) / (1e-5 + std)
         else:
             mean, std = 0, 1
