@@ -178,12 +178,12 @@ RECIPES: dict[str, dict[str, dict]] = {
         "paper": dict(optimizer="adam", lr=1e-3, weight_decay=1e-5, batch_size=16, segment=264_600, max_epochs=1000,
                       schedule="plateau", plateau_factor=0.3, plateau_patience_epochs=80, early_stop_patience=140,
                       valid_every_epochs=1, keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
     },
     "demucs": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=180, valid_every_epochs=1,
                       keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=400, valid_every_steps=100),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=800, valid_every_steps=200),
     },
     "convtasnet": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=360, valid_every_epochs=1,

@@ -244,7 +244,7 @@ def _add_survey(name, family, arch, recipe_family, pipeline_group, table, row, p
 _add_survey("umx", "dedicated", "umx", "umx", "survey_dedicated", "3.6", "UMX", 8_893_348,
             dict(n_fft=4096, hop_length=1024, num_frame=128, source="vocals", hidden_size=512, nb_layers=3,
                  unidirectional=False, max_bin=1487, lstm_dropout=0.4),
-            dict(n_fft=512, hop_length=256, hidden_size=32, nb_layers=1, max_bin=186, lstm_dropout=0.0),
+            dict(n_fft=512, hop_length=256, hidden_size=64, nb_layers=1, max_bin=186, lstm_dropout=0.0),
             thesis_params=None, also_in=("4.2 UMX",),
             reference="Stöter et al., JOSS 2019; openunmix 1.3.0 (openunmix.model.OpenUnmix)",
             description="Open-Unmix, one network per target (magnitude mask × mixture, mixture phase)")
