@@ -95,7 +95,8 @@ def test_the_other_separators_table(doc):
 
 
 @pytest.mark.parametrize("name, refs", [("MMDenseNet", ("TAK1", "TAK3", "MMDenseNet")), ("Wave-U-Net", ("STL2",)),
-                                        ("mdensenet", ("MDenseNet",)), ("DeepConvSep", ("DeepConvSep 44 kHz",))])
+                                        ("mdensenet", ("MDenseNet",)), ("DeepConvSep", ("DeepConvSep 44 kHz",)),
+                                        ("wavenet-separator", ("4 stacks",)), ("waveunet", ("STL2",))])
 def test_published_references_of_the_other_helpers_models(name, refs):
     """Models registered elsewhere find their published rows by their folded name."""
     got = tables.PUBLISHED_REFS[tables.fold(name)]

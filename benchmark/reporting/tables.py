@@ -383,6 +383,7 @@ PUBLISHED_REFS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "mdensenet": (("dsd100", "MDenseNet", "SiSEC 2016 DSD100: another dataset"),),
     "waveunet": (("sisec2018", "STL2", "SiSEC 2018 STL2 = Wave-U-Net, MUSDB18 only"),),
     "wavenet": (("wavenet", "4 stacks", "Lluís et al. 2019, 4 stacks, MUSDB18 medians"),),
+    "wavenetseparator": (("wavenet", "4 stacks", "Lluís et al. 2019, 4 stacks, MUSDB18 medians"),),
     "deepconvsep": (("wavenet", "DeepConvSep 44 kHz", "DeepConvSep 44 kHz as Lluís et al. 2019 report it, MUSDB18 "
                                                        "medians"),),
     "umx": (("thesis", "UMX", "thesis Table 3.6, MUSDB18, no extra data"),),
