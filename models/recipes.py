@@ -183,7 +183,7 @@ RECIPES: dict[str, dict[str, dict]] = {
     "demucs": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=180, valid_every_epochs=1,
                       keep_top_k=3, num_workers=8, **_PAPER_VALID),
-        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=800, valid_every_steps=200),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=1600, valid_every_steps=200),
     },
     "convtasnet": {
         "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=360, valid_every_epochs=1,
