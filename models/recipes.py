@@ -29,7 +29,8 @@ import copy
 from . import plugins
 
 PROFILES = ("paper", "embedded")
-FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss", "mmdensenet", "waveunet", "wavenet", "deepconvsep")
+FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss", "mmdensenet", "waveunet", "wavenet", "deepconvsep",
+            "umx", "demucs", "convtasnet")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("none", "plateau", "cosine", "step")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -201,6 +202,27 @@ RECIPES: dict[str, dict[str, dict]] = {
                       early_stop_patience=20, keep_top_k=3, num_workers=8, **_PAPER_VALID),
         # segment None: the network takes exactly num_frame frames (its window)
         "embedded": dict(_EMBEDDED_COMMON, segment=None, max_steps=300, valid_every_steps=100),
+    },
+    # The survey's separators (models/packaged.py). Paper: the packages' published training recipes, batch and segment
+    # as published (Open-Unmix: Adam 1e-3, weight decay 1e-5, batch 16, 6-s excerpts, ReduceLROnPlateau x0.3 after
+    # 80 epochs, early stop 140; Demucs v2 and Conv-TasNet as trained in Defossez et al. 2019: Adam 3e-4, batch 64,
+    # 8-s excerpts, 180 / 360 epochs). Their losses (UMX: MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet:
+    # SI-SNR on waveforms) differ from the trainer's MSE (docs/models.md, "The survey's learned separators").
+    "umx": {
+        "paper": dict(optimizer="adam", lr=1e-3, weight_decay=1e-5, batch_size=16, segment=264_600, max_epochs=1000,
+                      schedule="plateau", plateau_factor=0.3, plateau_patience_epochs=80, early_stop_patience=140,
+                      valid_every_epochs=1, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
+    },
+    "demucs": {
+        "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=180, valid_every_epochs=1,
+                      keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=16_384, max_steps=1600, valid_every_steps=200),
+    },
+    "convtasnet": {
+        "paper": dict(optimizer="adam", lr=3e-4, batch_size=64, segment=352_800, max_epochs=360, valid_every_epochs=1,
+                      keep_top_k=3, num_workers=8, **_PAPER_VALID),
+        "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, segment=8_192, max_steps=300, valid_every_steps=100),
     },
 }
 

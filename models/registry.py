@@ -38,6 +38,7 @@ from .survey.deepconvsep import DeepConvSep
 from .survey.mmdensenet import MMDenseNet
 from .survey.waveunet import WaveUNet
 from .survey.wavenet import WavenetSeparator
+from .packaged import ConvTasNet, DemucsV2, OpenUnmix
 from .unet import DedicatedUNet
 
 PROFILES = ("paper", "embedded")
@@ -47,7 +48,9 @@ FAMILIES = ("dedicated", "conditioned", "amss")
 PIPELINE_GROUPS = ("dedicated", "separation", "amss", "survey_dedicated", "survey")
 ARCHES = {"dedicated": DedicatedUNet, "conditioned": ConditionedUNet, "amss": AMSSNet,
           "mmdensenet": MMDenseNet, "waveunet": WaveUNet, "wavenet": WavenetSeparator, "deepconvsep": DeepConvSep}
-#: where a registry entry comes from: the thesis tables, or the survey's learned separators (models/survey)
+#: the survey's learned separators from maintained packages (models/packaged.py): built in, not thesis architectures
+SURVEY_ARCHES = {"umx": OpenUnmix, "demucs": DemucsV2, "convtasnet": ConvTasNet}
+#: where a registry entry comes from: the thesis tables, or the survey's learned separators (models/survey, models/packaged.py)
 COLLECTIONS = ("thesis", "survey")
 #: Config keys that do not change the architecture (no "@custom" suffix when overridden).
 NON_STRUCTURAL = frozenset(
@@ -212,6 +215,8 @@ _add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separat
      dict(variant="full", task_set="task1"),
      description="AMSS-Net trained on the separation task set (task1: 14 separate/mute generators)")
 
+
+
 #: the thesis models (the regression gate's golden fingerprints cover these)
 THESIS = frozenset(_ENTRIES)
 
@@ -233,6 +238,62 @@ def _add_survey(name: str, entry: dict) -> None:
 
 for _name, _entry in SURVEY_ENTRIES.items():
     _add_survey(_name, _entry)
+
+
+# ---------------------------------------------------------------------------------------------- the survey's separators
+# Open-Unmix, Demucs (v2), Conv-TasNet from their maintained packages, re-expressed in models/packaged.py (docs/models.md,
+# "The survey's learned separators"). Paper configuration = the package's / paper's, stereo 44.1 kHz; embedded = the
+# scale-down at which each learns within its embedded step budget. ``table``/``row`` name the thesis rows where the
+# thesis prints a published number for the system (Tables 3.6 and 4.2).
+_SURVEY_COMMON = dict(amss_min_trim=16384, lasaft_min_trim=5000, overlap_ratio=0.5, inference_mode="lasaft")
+_SURVEY_EMB_COMMON = dict(amss_min_trim=4096, lasaft_min_trim=1250)
+
+
+def _add_packaged(name, family, arch, recipe_family, pipeline_group, table, row, params, config, embedded, **info):
+    cfg = dict(_SURVEY_COMMON, arch=arch)
+    cfg.update(config)
+    emb = dict(_SURVEY_EMB_COMMON)
+    emb.update(embedded)
+    task_set = {"dedicated": "separation-dedicated", "conditioned": "separation-conditioned"}[family]
+    _ENTRIES[name] = (
+        dict(name=name, family=family, table=table, row=row, published_params=params, task_set=task_set,
+             source=cfg.get("source"), registry_name=name, recipe_family=recipe_family,
+             pipeline_group=pipeline_group, collection="survey", **info),
+        cfg,
+        emb,
+    )
+
+
+# Open-Unmix (openunmix.model.OpenUnmix, umxhq): n_fft 4096 / hop 1024, bandwidth 16 kHz (max_bin 1487), hidden 512,
+# 3-layer BiLSTM (dropout 0.4), stereo. 8,893,348 parameters per target, the package's own count.
+_add_packaged("umx", "dedicated", "umx", "umx", "survey_dedicated", "3.6", "UMX", 8_893_348,
+            dict(n_fft=4096, hop_length=1024, num_frame=128, source="vocals", hidden_size=512, nb_layers=3,
+                 unidirectional=False, max_bin=1487, lstm_dropout=0.4),
+            dict(n_fft=512, hop_length=256, hidden_size=64, nb_layers=1, max_bin=186, lstm_dropout=0.0),
+            thesis_params=None, also_in=("4.2 UMX",),
+            reference="Stöter et al., JOSS 2019; openunmix 1.3.0 (openunmix.model.OpenUnmix)",
+            description="Open-Unmix, one network per target (magnitude mask × mixture, mixture phase)")
+# Demucs v2 (demucs.demucs.Demucs in its v2 configuration): 64 channels, depth 6, K 8 / S 4, 2-layer BiLSTM, GLU,
+# 3-tap decoder context, x2 resampling inside, rescale 0.1; 4 sources × stereo.
+_add_packaged("demucs-v2", "conditioned", "demucs", "demucs", "survey", "3.6", "Demucs", 265_679_496,
+            dict(n_fft=2048, hop_length=1024, num_frame=128, channels=64, growth=2.0, depth=6, kernel_size=8,
+                 stride=4, context=1, lstm_layers=2, resample=True, normalize=False, rescale=0.1),
+            dict(n_fft=512, hop_length=256, num_frame=128, channels=8, depth=4, lstm_layers=1, resample=False,
+                 normalize=True),
+            also_in=("4.2 Demucs*",),
+            reference="Défossez et al. 2019; demucs 4.0.1 (demucs.demucs.Demucs, v2 configuration)",
+            description="Demucs (v2): waveform U-Net with a BiLSTM bottleneck, 4 sources at once")
+# Conv-TasNet (asteroid.models.ConvTasNet): N 512, L 16 (stride 8), B 128, H 512, Sc 128, P 3, X 8, R 3, gLN, sigmoid
+# masks (Luo & Mesgarani 2019's best non-causal configuration), 4 sources, mono network applied per channel.
+_add_packaged("conv-tasnet", "conditioned", "convtasnet", "convtasnet", "survey", "3.6", "Conv-TasNet", 5_182_641,
+            dict(n_fft=2048, hop_length=1024, num_frame=128, n_filters=512, fb_kernel_size=16, fb_stride=8,
+                 bn_chan=128, hid_chan=512, skip_chan=128, conv_kernel_size=3, n_blocks=8, n_repeats=3,
+                 mask_act="sigmoid"),
+            dict(n_fft=512, hop_length=256, n_filters=64, fb_kernel_size=32, fb_stride=16, bn_chan=32, hid_chan=64,
+                 skip_chan=32, n_blocks=6, n_repeats=2),
+            also_in=("4.2 Conv-Tasnet*",),
+            reference="Luo & Mesgarani 2019; asteroid 0.7.0 (asteroid.models.ConvTasNet)",
+            description="Conv-TasNet: learned filterbank, TCN masker, 4 sources at once (per channel)")
 
 _ALIASES = {a: n for n, (info, _, _) in _ENTRIES.items() for a in info.get("aliases", ())}
 #: the names (and aliases) of the thesis models and the survey separators: never replaced by an out-of-tree
@@ -264,6 +325,13 @@ def model_names(*, builtin_only: bool = False, collection: str | None = None) ->
                 collection]
     _loaded()
     return list(_ENTRIES)
+
+
+def survey_names() -> list[str]:
+    """The survey's learned separators in the registry (``ModelInfo.collection == "survey"``): the report and the
+    leaderboard key their "other separators" rows on this."""
+    _loaded()
+    return model_names(collection="survey")
 
 
 def resolve(name: str) -> tuple[str, str | None]:
@@ -305,6 +373,8 @@ def build(config: dict) -> AudioModel:
     arch = config.get("arch")
     if arch in ARCHES:
         return ARCHES[arch](config)
+    if arch in SURVEY_ARCHES:
+        return SURVEY_ARCHES[arch](config)
     _loaded()
     if arch not in _PLUGIN_ARCHES:
         raise ValueError(f"config has unknown arch {arch!r}; expected one of {tuple(ARCHES) + tuple(_PLUGIN_ARCHES)} "

@@ -504,3 +504,21 @@ def test_update_golden_rewrites_the_file_and_names_the_changes(repo, monkeypatch
     out = capsys.readouterr().out
     assert "2 changed: m@embedded, n@paper" in out
     assert golden.load(repo / GOLDEN_FILE)["models"] == {"m@embedded": moved, "n@paper": rec}
+
+
+def test_other_separators_are_gated_cell_by_cell_with_the_model_tolerances():
+    """The spatial separators and the survey's separators are compared like the thesis models: SDR cells within
+    gate.tolerance.cell pass, beyond it they regress, and a separator that is no longer evaluated is missing."""
+    from benchmark.reporting.tables import other_systems
+
+    others = [s for s in ("duet", "demucs-v2") if s in other_systems()]
+    assert others == ["duet", "demucs-v2"]
+    base = [_cell(s, "sdr-vocals", "SDR", 2.0) for s in others] + [_cell("umx", "sdr-bass", "SDR", 1.0)]
+    head = [_cell("duet", "sdr-vocals", "SDR", 2.0 - 0.3), _cell("demucs-v2", "sdr-vocals", "SDR", 2.0 - 0.6)]
+    comp = gres.compare(_summary(base), _summary(head), _policy())
+    by = {c.key: c for c in comp.cells}
+    assert by["duet/sdr-vocals/SDR"].status == "within tolerance"
+    assert by["duet/sdr-vocals/SDR"].tolerance == GATE_PARAMS["tolerance"]["cell"]["SDR"]
+    assert by["demucs-v2/sdr-vocals/SDR"].status == "regressed"
+    assert by["umx/sdr-bass/SDR"].status == "missing"
+    assert comp.fails

@@ -205,7 +205,10 @@ def test_archives_accepted_and_replace_keeps_history(ts, exported, tmp_path, kin
     ({"parameters": -3}, "field 'parameters'"),
     ({"name": "../evil"}, "field 'name'"),
     ({"tasks": "half"}, "field 'tasks'"),
-    ({"name": "identity"}, "is a thesis system or baseline"),
+    ({"name": "identity"}, "is a system of the suite"),
+    ({"name": "duet"}, "is a system of the suite"),  # a spatial separator, reserved even before it is evaluated
+    ({"name": "demucs-v2"}, "is a system of the suite"),  # a survey separator of the registry
+    ({"name": "u7-dcse"}, "is a system of the suite"),
 ])
 def test_bad_metadata_refused(ts, exported, tmp_path, over, match):
     folder = estimates(exported, tmp_path / "est")
@@ -542,6 +545,21 @@ def test_incomplete_entries_are_never_averaged(ts):
     assert row["metrics"]["SDR_AVG"]["value"] is None
     assert "incomplete: lacks sdr-bass, sdr-other" == row["metrics"]["SDR_AVG"]["note"]
     assert row["metrics"]["RMSE_MFCC_all"]["value"] is None and "sdr-bass" in row["missing_tasks"]
+
+
+def test_other_separators_are_built_in_rows_and_reserved():
+    """The spatial baselines and the registry's survey separators are built-in rows of their own type, found by
+    their metadata (baselines.spatial, ModelInfo.collection), and no submission may take their names."""
+    from benchmark.leaderboard.board import other_separators, row_type
+    from benchmark.leaderboard.entries import reserved_names
+    from models import registry
+
+    others = other_separators()
+    assert set(others) == {"ica", "duet", "adress", "projet"} | set(registry.model_names(collection="survey"))
+    assert {"umx", "demucs-v2", "conv-tasnet"} <= set(others)
+    assert [row_type(n) for n in ("identity", "projet", "conv-tasnet", "u7-dcse")] == \
+        ["baseline", "other separator", "other separator", "thesis model"]
+    assert set(others) <= reserved_names(None)
 
 
 def test_ranks_tie_where_intervals_overlap():

@@ -76,7 +76,8 @@ def test_the_tripwire_sees_vml(tripwire, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["u7-cme-tanh/vocals", "u9l-tfc-tdf/vocals", "cunet-film/all",
-                                 "lasaft-gpocm-net12/all", "amss-net/all", "metrics"])
+                                 "lasaft-gpocm-net12/all", "amss-net/all", "umx/vocals", "demucs-v2/all",
+                                 "conv-tasnet/all", "metrics"])
 def test_training_inference_and_metrics_call_no_vml(tripwire, tmp_path, run):
     if not _vml_calls(tripwire, "vml", tmp_path):
         pytest.skip("this PyTorch build does not call MKL's vector math through its PLT (nothing to trace)")

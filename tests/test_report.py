@@ -105,7 +105,7 @@ def test_report_thesis_tables(results):
                      "--out", str(out), "--profile", "embedded"]) == 0
     doc = json.loads((out / "tables.json").read_text())
     assert [t["id"] for t in doc["tables"]] == ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "4.1", "4.2", "5.2",
-                                                "5.3"]
+                                                "5.3", "other"]
     assert doc["profile"] == "embedded" and doc["comparable_with_paper"] is False
     assert doc["testset"]["n_tracks"] == 2 and len(doc["testset"]["manifest_hash"]) == 64
     for t in doc["tables"]:

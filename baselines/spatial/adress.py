@@ -30,8 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from baselines.spatial import assign
-from baselines.spatial.stft import Grid, OverlapAdd, frames
+from baselines.spatial.stft import Grid, frames, masked_stems
 
 DEFAULTS = {"n_fft": 4096, "hop": 1024, "window": "hann", "beta": 100, "subspace_width": 201, "n_sources": 4,
             "smooth": 5, "peak_distance": 10, "block": 64}
@@ -90,20 +89,8 @@ def separate(x: np.ndarray, sr: int, prm: dict) -> tuple[np.ndarray, dict]:
     grid = Grid(len(x), prm["n_fft"], prm["hop"], prm["window"])
     beta = int(prm["beta"])
     d = np.array(pick_azimuths(azimugram(x, grid, prm), int(prm["n_sources"]), int(prm["peak_distance"])))
-    k = len(d)
-    power = np.zeros((k, 2))
-    spectrum = np.zeros((k, grid.n_freqs))
-    for _t0, X in frames(x, grid, prm["block"]):
-        m = _masks(azimuth(X, beta)[0], d, prm["subspace_width"])
-        p = np.abs(X) ** 2
-        power += np.einsum("kft,ftc->kc", m, p)
-        spectrum += np.einsum("kft,ftc->kf", m, p)
-    feats = assign.from_power(power, spectrum, grid.freqs(sr))
-    weights = assign.stem_weights(feats["pan"], feats["centroid"])
-    ola = OverlapAdd(grid, (4,))
-    for t0, X in frames(x, grid, prm["block"]):
-        m = _masks(azimuth(X, beta)[0], d, prm["subspace_width"])
-        ola.add(t0, np.tensordot(weights, m, axes=(1, 0))[..., None] * X[None])
+    stems, feats, weights = masked_stems(
+        x, grid, sr, prm["block"], lambda X: _masks(azimuth(X, beta)[0], d, prm["subspace_width"]))
     info = {"azimuths": d.tolist(), "pan": feats["pan"].tolist(), "centroid_hz": feats["centroid"].tolist(),
             "weights": weights.tolist()}
-    return ola.result(), info
+    return stems, info

@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from baselines.spatial import assign
-from baselines.spatial.stft import Grid, OverlapAdd, frames
+from baselines.spatial.stft import Grid, frames, masked_stems
 
 DEFAULTS = {"n_fft": 1024, "hop": 512, "window": "hamming", "p": 1.0, "q": 0.0, "alpha_bins": 35, "delay_bins": 50,
             "alpha_max": 0.7, "delay_max": 3.6, "smooth": 3, "n_sources": 4, "peak_distance": [2, 2], "block": 256}
@@ -87,25 +86,11 @@ def separate(x: np.ndarray, sr: int, prm: dict) -> tuple[np.ndarray, dict]:
     delay = np.array([d_cent[j] for _, j in peaks])
     a = (alpha + np.sqrt(alpha ** 2 + 4)) / 2
     omega = grid.omega()
-    k = len(peaks)
-    # pass 1 again for the component features (the assignment is global: one mapping for the whole track)
-    power = np.zeros((k, 2))
-    spectrum = np.zeros((k, grid.n_freqs))
-    for _t0, X in frames(x, grid, prm["block"]):
-        m = _masks(X, a, delay, omega)
-        p = np.abs(X) ** 2  # (F, T, 2)
-        power += np.einsum("kft,ftc->kc", m, p)
-        spectrum += np.einsum("kft,ftc->kf", m, p)
-    feats = assign.from_power(power, spectrum, grid.freqs(sr))
-    weights = assign.stem_weights(feats["pan"], feats["centroid"])
-    ola = OverlapAdd(grid, (4,))
-    for t0, X in frames(x, grid, prm["block"]):
-        m = _masks(X, a, delay, omega)  # (K, F, T)
-        stem_masks = np.tensordot(weights, m, axes=(1, 0))  # (4, F, T)
-        ola.add(t0, stem_masks[..., None] * X[None])
+    # the assignment is global: one component -> stem mapping for the whole track (masked_stems' first pass)
+    stems, feats, weights = masked_stems(x, grid, sr, prm["block"], lambda X: _masks(X, a, delay, omega))
     info = {"alpha": alpha.tolist(), "delay": delay.tolist(), "pan": feats["pan"].tolist(),
             "centroid_hz": feats["centroid"].tolist(), "weights": weights.tolist()}
-    return ola.result(), info
+    return stems, info
 
 
 def _masks(X: np.ndarray, a: np.ndarray, delay: np.ndarray, omega: np.ndarray) -> np.ndarray:

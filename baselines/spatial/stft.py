@@ -90,3 +90,30 @@ class OverlapAdd:
         norm = np.where(self.norm > 1e-10, self.norm, 1.0)
         out = (self.segments / norm).reshape(*self.lead, 2, -1)[..., g.pad:g.pad + g.n]
         return np.moveaxis(out, -2, -1)
+
+
+def masked_stems(x: np.ndarray, grid: Grid, sr: int, block: int, masks) -> tuple[np.ndarray, dict, np.ndarray]:
+    """The two passes of a masking separator (DUET, ADRess) over the blocks of the STFT of x (N, 2).
+
+    ``masks(X)`` gives the K component masks (K, F, T) of one block X (F, T, 2). Pass 1 accumulates each component's
+    per-channel power and power spectrum, from which :mod:`baselines.spatial.assign` computes the component features
+    and the component → stem weights (one mapping for the whole track); pass 2 recomputes the masks block by block,
+    mixes them into the four stem masks with those weights and resynthesises. Returns (stems (4, N, 2) float64,
+    features, weights (4, K))."""
+    from baselines.spatial import assign
+
+    power = spectrum = None
+    for _t0, X in frames(x, grid, block):
+        m = masks(X)  # (K, F, T)
+        if power is None:
+            power, spectrum = np.zeros((len(m), 2)), np.zeros((len(m), grid.n_freqs))
+        p = np.abs(X) ** 2  # (F, T, 2)
+        power += np.einsum("kft,ftc->kc", m, p)
+        spectrum += np.einsum("kft,ftc->kf", m, p)
+    feats = assign.from_power(power, spectrum, grid.freqs(sr))
+    weights = assign.stem_weights(feats["pan"], feats["centroid"])
+    ola = OverlapAdd(grid, (4,))
+    for t0, X in frames(x, grid, block):
+        stem_masks = np.tensordot(weights, masks(X), axes=(1, 0))  # (4, F, T)
+        ola.add(t0, stem_masks[..., None] * X[None])
+    return ola.result(), feats, weights

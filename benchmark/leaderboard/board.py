@@ -30,6 +30,22 @@ from benchmark.task.tasks import get_task
 
 BOARD_VERSION = 1
 BASELINES = ("identity", "oracle", "dsp-mixture", "separate-then-dsp")
+
+
+def other_separators() -> tuple[str, ...]:
+    """The built-in rows of the other separators (the report's "Other separators" table): the spatial baselines and
+    the registry's survey models (``ModelInfo.collection == "survey"``)."""
+    from benchmark.reporting import tables
+
+    return tuple(tables.other_systems())
+
+
+def row_type(label: str, others: tuple[str, ...] | None = None) -> str:
+    """The type of a built-in row: "baseline", "other separator" (spatial or survey) or "thesis model"."""
+    others = other_separators() if others is None else others
+    if label in BASELINES:
+        return "baseline"
+    return "other separator" if label in others else "thesis model"
 SDR_TARGETS = ("vocals", "drums", "bass", "other")
 EDIT_SOURCES = ("vocals", "drums", "bass")
 
@@ -206,9 +222,9 @@ def build(*, summary_path: str | Path, entries: list[dict], testset, out: str | 
     if thesis.get("testset", {}).get("manifest_hash") not in (None, testset.manifest_hash):
         raise ValueError(f"{summary_path}: aggregated for test set {thesis['testset']['manifest_hash'][:12]}…, the "
                          f"current one is {testset.manifest_hash[:12]}… (run the report stage first)")
+    others = other_separators()
     for label in thesis.get("labels", []):
-        base = label in BASELINES
-        row = {"name": label, "type": "baseline" if base else "thesis model",
+        row = {"name": label, "type": row_type(label, others),
                "how": "run by the suite (pipeline)", "oracle": label == "oracle", "extra_data": False,
                "example": False, "profile": profile, "provenance": {"source": str(summary_path)}}
         row.update(system_row(thesis, label, tasks))

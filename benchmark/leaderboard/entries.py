@@ -88,7 +88,14 @@ def limits(testset, tids, cfg: dict) -> Limits:
 
 
 def reserved_names(summary_path: str | Path | None) -> set[str]:
-    names = set(RESERVED)
+    """Names a submission may not take: the baselines, every system of the suite (the registry's models, thesis and
+    survey, and the training-free systems, ICA/DUET/ADRess/PROJET included), and every label of the aggregated
+    results."""
+    from baselines import SYSTEMS
+    from models import registry
+
+    names = set(RESERVED) | set(SYSTEMS) | set(registry.model_names(builtin_only=True)) | \
+        set(registry.model_names(collection="survey"))
     if summary_path is not None and Path(summary_path).is_file():
         names.update(json.loads(Path(summary_path).read_text()).get("labels", []))
     return names
@@ -196,7 +203,8 @@ def submit(*, meta_path: str | Path, testset, submissions: str | Path, params: d
                             "export the inputs again with `amss-bench testset export`)")
         name = meta["name"]
         if name in reserved_names(summary_path):
-            problems.append(f"{meta_path}: field 'name': {name!r} is a thesis system or baseline of the leaderboard")
+            problems.append(f"{meta_path}: field 'name': {name!r} is a system of the suite (a thesis model, a "
+                            f"survey separator or a baseline) and reserved on the leaderboard")
         elif (submissions / name).exists() and not replace:
             problems.append(f"{meta_path}: field 'name': {name!r} is already on the leaderboard "
                             f"({submissions / name}); pass --replace to replace it (its history is kept)")

@@ -74,6 +74,8 @@ def table_figures(doc: dict, profile: str) -> dict[str, bytes]:
     """``{"figures/table-<id>.png": bytes}`` for every table of ``doc`` (tables.json) that has a computed cell."""
     out = {}
     for t in doc["tables"]:
+        if t["id"] == "other":  # not a thesis table: its published rows are of other data sets (drawn as text only)
+            continue
         png = plot_table(t, profile)
         if png is not None:
             out[f"figures/table-{t['id']}.png"] = png

@@ -232,3 +232,103 @@ def extract_from_spec(text: str) -> dict[str, str]:
             k += 1
         out[tid] = "\n".join(lines[j:k])
     return out
+
+
+# ------------------------------------------------------------------------------------------------ the other separators
+
+#: survey table id -> (title, source citation, dataset, line of shared/spec/survey.md after which the table starts)
+SURVEY_TITLES: dict[str, tuple[str, str, str, str]] = {
+    "sisec2018": ("SiSEC 2018 MUSDB18 reference points (BSS-Eval v4, median over frames, then over the 50 test "
+                  "tracks)",
+                  "F.-R. Stöter, A. Liutkus, N. Ito, \"The 2018 Signal Separation Evaluation Campaign\", LVA/ICA 2018; "
+                  "medians computed from the campaign's per-track results (sigsep-mus-2018, submissions/)",
+                  "MUSDB18", "Medians over frames, then over the 50 test tracks"),
+    "dsd100": ("MMDenseNet / MDenseNet on SiSEC 2016 DSD100, SDR (BSS Eval)",
+               "N. Takahashi, Y. Mitsufuji, \"Multi-scale multi-band DenseNets for audio source separation\", "
+               "WASPAA 2017 (as the survey reproduces it)",
+               "DSD100 (another dataset than MUSDB18)", "Published SDR (dB) on SiSEC 2016 DSD100"),
+    "wavenet": ("Wavenet-based separator and DeepConvSep on MUSDB18, medians SDR / SIR / SAR",
+                "F. Lluís, J. Pons, X. Serra, \"End-to-end music source separation: is it possible in the waveform "
+                "domain?\", Interspeech 2019 (as the survey reproduces it)",
+                "MUSDB18", "WaveNet without causality"),
+}
+
+#: the survey's published tables, verbatim (``tests/test_report_tables.py`` compares them with survey.md)
+SURVEY_MD: dict[str, str] = {
+    "dsd100": """\
+| method | bass | drums | other | vocals | acco. |
+|---|---|---|---|---|---|
+| DeepNMF | 1.88 | 2.11 | 2.64 | 2.75 | 8.90 |
+| NUG | 2.72 | 3.89 | 3.18 | 4.55 | 10.29 |
+| FNN | 2.54 | 3.75 | 2.92 | 4.47 | 11.12 |
+| BLSTM | 2.89 | 4.00 | 3.24 | 4.86 | 11.26 |
+| BLEND | 2.98 | 4.13 | 3.52 | 5.23 | 11.70 |
+| MDenseNet | 2.74 | 4.37 | 3.33 | 4.91 | 11.21 |
+| MMDenseNet | 3.91 | 5.37 | 3.81 | 6.00 | 12.10 |
+| MMDenseNet+ | 4.13 | 5.19 | 4.37 | 6.06 | 12.66 |""",
+    "wavenet": """\
+| model | vocals SDR / SIR / SAR | drums SDR / SIR / SAR | bass SDR / SIR / SAR | other SDR / SIR / SAR |
+|---|---|---|---|---|
+| 1 stack | 0.35 / 3.94 / 4.38 | 1.24 / 7.98 / 3.56 | 0.35 / 4.54 / 4.70 | -2.70 / -1.37 / 6.75 |
+| 2 stacks | 0.07 / 4.48 / 3.49 | -0.09 / 6.87 / 2.88 | -0.55 / 0.87 / 7.80 | -2.05 / -0.97 / 8.96 |
+| 3 stacks | 3.46 / 11.26 / 5.18 | 4.39 / 13.37 / 5.08 | 2.24 / 6.36 / 5.94 | 0.54 / 4.07 / 4.41 |
+| 4 stacks | 3.35 / 11.25 / 5.24 | 4.13 / 13.23 / 5.00 | 2.49 / 6.53 / 5.77 | 0.41 / 3.83 / 4.47 |
+| 5 stacks | 2.84 / 9.56 / 5.20 | 4.60 / 12.66 / 6.08 | 2.48 / 6.70 / 6.27 | 0.18 / 3.26 / 4.75 |
+| 4 stacks + L_d | 3.05 / 10.58 / 4.80 | 4.09 / 12.85 / 5.31 | 2.23 / 5.66 / 6.37 | -0.19 / 4.37 / 3.24 |
+| DeepConvSep 16 kHz | 2.38 / 4.45 / 8.39 | 3.19 / 6.69 / 6.58 | 0.27 / 1.92 / 7.46 | -2.02 / 1.74 / 2.50 |
+| DeepConvSep 44 kHz | 2.37 / 4.65 / 8.04 | 3.14 / 6.73 / 6.55 | 0.17 / 1.98 / 7.06 | -2.13 / 1.84 / 2.33 |""",
+    "sisec2018": """\
+| entry | what | vocals | drums | bass | other | acco. |
+|---|---|---|---|---|---|---|
+| MIX | the mixture as every estimate | 1.12 | 1.33 | 0.67 | 1.16 | 6.32 |
+| IRM2 | oracle ideal ratio mask | 9.43 | 8.45 | 7.12 | 7.85 | 15.64 |
+| IBM1 | oracle ideal binary mask | 7.67 | 7.09 | 5.19 | 5.89 | 10.03 |
+| MWF | oracle multichannel Wiener filter | 9.13 | 8.09 | 6.75 | 7.56 | 15.40 |
+| TAK1 | MMDenseLSTM, MUSDB18 only (thesis Table 3.6 row) | 6.60 | 6.43 | 5.16 | 4.15 | 12.83 |
+| TAK2 | MMDenseLSTM, 804 extra songs (thesis Table 3.6 row) | 7.16 | 6.81 | 5.40 | 4.80 | 13.74 |
+| TAK3 | MMDenseNet + MWF, 804 extra songs | 6.80 | 6.82 | 5.29 | 4.40 | 13.29 |
+| STL2 | Wave-U-Net, MUSDB18 only | 3.25 | 4.22 | 3.21 | 2.25 | — |
+| STL1 | Wave-U-Net, vocals/accompaniment | 4.97 | — | — | — | 11.11 |
+| REP2 | REPET variant (nussl) | 2.30 | — | — | — | 7.37 |
+| MELO | melody-based (nussl) | 1.97 | — | — | — | 7.20 |
+| 2DFT | 2-D Fourier (nussl) | 0.56 | — | — | — | 5.84 |
+| RPCA | robust PCA (nussl) | 0.05 | — | — | — | 5.43 |
+| HPSS | harmonic-percussive (nussl) | -0.34 | — | — | — | 4.37 |""",
+}
+
+
+def survey_table(table_id: str) -> PaperTable:
+    """One of the survey's published tables (:data:`SURVEY_MD`) as header + rows of strings."""
+    lines = SURVEY_MD[table_id].splitlines()
+    header = _split(lines[0])
+    rows = tuple(_split(line) for line in lines[2:])
+    return PaperTable(table_id, SURVEY_TITLES[table_id][0], header, rows)
+
+
+def survey_value(table_id: str, row: str, column: str) -> str | None:
+    """The printed cell of ``row`` (first column) and ``column`` in a survey table; for the SDR / SIR / SAR triples
+    of the Wavenet table the SDR (first) part; None for "—" or where the row has no such column."""
+    t = survey_table(table_id)
+    for r in t.rows:
+        if r[0] == row:
+            for h, cell in zip(t.header, r):
+                if h == column or h.split(" ")[0] == column:
+                    text = cell.split(" / ")[0].strip()
+                    return None if parse_value(text) is None and not text.startswith("-") else text
+    return None
+
+
+def extract_survey_from_spec(text: str) -> dict[str, str]:
+    """The table blocks of a survey.md text, in the form of :data:`SURVEY_MD`."""
+    lines = text.splitlines()
+    out = {}
+    for tid, (*_, marker) in SURVEY_TITLES.items():
+        i = next(k for k, line in enumerate(lines) if line.startswith(marker))
+        j = i + 1
+        while not lines[j].startswith("|"):
+            j += 1
+        k = j
+        while k < len(lines) and lines[k].startswith("|"):
+            k += 1
+        out[tid] = "\n".join(lines[j:k])
+    return out

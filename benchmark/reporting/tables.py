@@ -246,11 +246,41 @@ def _cell(system: str, model: str | None, column: str, metric: str, convention: 
     return cell
 
 
+def survey_models() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(registry name, thesis (table, row), also_in) of the registry's survey separators (``ModelInfo.collection`` "survey"):
+    the models of the survey that the report places beside the published rows and in "Other separators"."""
+    try:
+        from models import registry
+    except Exception:  # pragma: no cover - the package ships with the suite
+        return []
+    out = []
+    for name in registry.survey_names():
+        info = registry.get_info(name)
+        out.append((name, (info.table, info.row), tuple(info.also_in)))
+    return out
+
+
+def _survey_label(table_id: str, row: str, survey: list) -> str | None:
+    """The survey model whose registry metadata names this published row (``table``/``row`` or an ``also_in``
+    entry "<table> <row>"), else None."""
+    for name, (table, trow), also in survey:
+        if (table, trow) == (table_id, row) or f"{table_id} {row}" in also:
+            return name
+    return None
+
+
+#: published row -> (display name, registry name) of a *sibling* system printed beside it (not the same system)
+SIBLINGS = {"MMDenseLSTM": ("MMDenseNet — sibling of MMDenseLSTM (no LSTM), not the same system", "mmdensenet")}
+
+
 def _sdr_table(spec: Spec, res: _Results, profile: str, registry_cache: dict) -> list[dict]:
     t = paper.table(spec.id)
     rows: list[dict] = []
     descriptive = [h for h in t.header[1:] if h not in spec.columns]
-    for (name, label), printed in zip(spec.rows, t.rows):
+    survey = survey_models()
+    spec_rows = [(name, label if label is not None else _survey_label(spec.id, name, survey))
+                 for name, label in spec.rows]
+    for (name, label), printed in zip(spec_rows, t.rows):
         by_col = dict(zip(t.header, printed))
         attrs = {h: by_col[h] for h in descriptive}
         for col, how in spec.columns.items():
@@ -268,6 +298,13 @@ def _sdr_table(spec: Spec, res: _Results, profile: str, registry_cache: dict) ->
             if label is None:
                 extra["published_only"] = True
             rows.append(_cell(name, label, col, metric, conv, values, published, **extra))
+        sibling = SIBLINGS.get(name)
+        if sibling and sibling[1] in res.labels() and "extra data" not in name:
+            for col, how in spec.columns.items():
+                if how[0] in ("task", "avg"):
+                    rows.append(_cell(sibling[0], sibling[1], col, spec.metric, "museval",
+                                      _sdr_cell(res, sibling[1], how, spec.metric, profile), None,
+                                      paper_note=f"sibling of the published {name} row; no published number"))
     for label in spec.extra:
         if label not in res.labels():
             continue
@@ -277,7 +314,7 @@ def _sdr_table(spec: Spec, res: _Results, profile: str, registry_cache: dict) ->
             rows.append(_cell(label, label, col, spec.metric, "museval",
                               _sdr_cell(res, label, how, spec.metric, profile), None, paper_note=NOT_IN_THESIS))
     if spec.global_sdr:
-        for (name, label), _ in zip(spec.rows, t.rows):
+        for (name, label), _ in zip(spec_rows, t.rows):
             if label is None:
                 continue
             for col, how in spec.columns.items():
@@ -362,6 +399,100 @@ def preservation_section(res: _Results) -> dict:
             "rows": rows}
 
 
+# ------------------------------------------------------------------------------------------------------ other separators
+
+OTHER_ID = "other"
+_OTHER_COLS = {**_SDR_COLS, "AVG": ("avg",)}
+OTHER_TITLE = "Other separators: the spatial baselines and the survey's learned separators, per-target SDR"
+SPATIAL = ("ica", "duet", "adress", "projet")
+#: published reference numbers per system, keyed by the system's name folded to lower-case letters and digits
+#: (registry or baseline name): (survey table of benchmark.reporting.paper.SURVEY_MD or "thesis", row, what it is)
+PUBLISHED_REFS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "mmdensenet": (("sisec2018", "TAK1", "SiSEC 2018 TAK1 = MMDenseLSTM, MUSDB18 only: a sibling, not the same "
+                                         "system"),
+                   ("sisec2018", "TAK3", "SiSEC 2018 TAK3 = MMDenseNet + multichannel Wiener filter, 804 extra "
+                                         "songs"),
+                   ("dsd100", "MMDenseNet", "SiSEC 2016 DSD100: another dataset")),
+    "mdensenet": (("dsd100", "MDenseNet", "SiSEC 2016 DSD100: another dataset"),),
+    "waveunet": (("sisec2018", "STL2", "SiSEC 2018 STL2 = Wave-U-Net, MUSDB18 only"),),
+    "wavenet": (("wavenet", "4 stacks", "Lluís et al. 2019, 4 stacks, MUSDB18 medians"),),
+    "wavenetseparator": (("wavenet", "4 stacks", "Lluís et al. 2019, 4 stacks, MUSDB18 medians"),),
+    "deepconvsep": (("wavenet", "DeepConvSep 44 kHz", "DeepConvSep 44 kHz as Lluís et al. 2019 report it, MUSDB18 "
+                                                       "medians"),),
+    "umx": (("thesis", "UMX", "thesis Table 3.6, MUSDB18, no extra data"),),
+    "demucsv2": (("thesis", "Demucs", "thesis Table 3.6, MUSDB18, no extra data"),),
+    "convtasnet": (("thesis", "Conv-TasNet", "thesis Table 3.6, MUSDB18, no extra data"),),
+}
+#: reference rows at the bottom: (display, our label or None, SiSEC 2018 entry)
+OTHER_REFERENCE_ROWS = (("mixture (SiSEC 2018 MIX; ours: identity)", "identity", "MIX"),
+                        ("IRM2 oracle (ideal ratio mask)", None, "IRM2"))
+
+
+def fold(name: str) -> str:
+    """A system name folded for :data:`PUBLISHED_REFS`: lower-case letters and digits only."""
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def other_systems() -> list[str]:
+    """Every other separator, in order: the spatial baselines, then the registry's survey separators."""
+    return list(SPATIAL) + [name for name, _, _ in survey_models()]
+
+
+def _published_cell(table: str, row: str, col: str) -> str | None:
+    if table == "thesis":
+        t = paper.table("3.6")
+        for r in t.rows:
+            if r[0] == row:
+                return dict(zip(t.header, r)).get(col)
+        return None
+    return paper.survey_value(table, row, col)
+
+
+def _published_fields(text: str | None) -> dict:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        value = None
+    return {"paper": value, "paper_text": text, "paper_std": None}
+
+
+def _other_table(res: _Results, profile: str) -> list[dict]:
+    rows: list[dict] = []
+    for system in other_systems():
+        for col, how in _OTHER_COLS.items():
+            values = _sdr_cell(res, system, how, "SDR", profile)
+            rows.append(_cell(system, system, col, "SDR", "museval", values, None, paper_note=NOT_IN_THESIS,
+                              other_kind="spatial" if system in SPATIAL else "survey"))
+        for table, row, what in PUBLISHED_REFS.get(fold(system), ()):
+            dataset = "MUSDB18" if table in ("sisec2018", "wavenet", "thesis") else \
+                paper.SURVEY_TITLES[table][2]
+            for col in _OTHER_COLS:
+                text = _published_cell(table, row, col)
+                cell = {"system": f"{system}: {what}", "model": None, "column": col, "metric": "SDR",
+                        "convention": "museval", **_published_fields(text), "ours": None, "ci": None, "std": None,
+                        "n_runs": None, "n_tracks": None, "at_floor": False, "missing_reason": PUBLISHED_ONLY,
+                        "published_only": True, "reference_of": system, "dataset": dataset,
+                        "source": paper.SURVEY_TITLES[table][1] if table != "thesis" else "Choi 2021, Table 3.6"}
+                cell["delta"] = None
+                rows.append(cell)
+    for display, label, entry in OTHER_REFERENCE_ROWS:
+        for col, how in _OTHER_COLS.items():
+            text = paper.survey_value("sisec2018", entry, col)
+            if label is not None:
+                values = _sdr_cell(res, label, how, "SDR", profile)
+                cell = _cell(display, label, col, "SDR", "museval", values, None, paper_note=NOT_IN_THESIS)
+                cell.update(_published_fields(text), dataset="MUSDB18", source=paper.SURVEY_TITLES["sisec2018"][1])
+                cell["delta"] = None  # embedded synthetic set vs MUSDB18: printed side by side, never subtracted
+            else:
+                cell = {"system": display, "model": None, "column": col, "metric": "SDR", "convention": "museval",
+                        **_published_fields(text), "ours": None, "ci": None, "std": None, "n_runs": None,
+                        "n_tracks": None, "at_floor": False, "missing_reason": PUBLISHED_ONLY,
+                        "published_only": True, "dataset": "MUSDB18", "source": paper.SURVEY_TITLES["sisec2018"][1],
+                        "delta": None}
+            rows.append(cell)
+    return rows
+
+
 def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, manifest_hash: str | None,
                  n_tracks: int | None, sdr_backend, sdr_scoring=None) -> dict:
     """The ``tables.json`` document: every thesis table, every printed cell."""
@@ -383,6 +514,15 @@ def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, man
             "columns": list(spec.columns),
             "rows": rows,
         })
+    m = metric_info("SDR")
+    tables.append({
+        "id": OTHER_ID, "title": OTHER_TITLE, "metric": "SDR", "unit": m.unit, "higher_is_better": m.higher_is_better,
+        "aggregation": RULES["SDR"], "conventions": ["museval"], "columns": list(_OTHER_COLS),
+        "rows": _other_table(res, profile),
+        "note": "Not a thesis table. Published numbers are of MUSDB18 (SiSEC 2018, thesis Table 3.6, Lluís et al. "
+                "2019) or of DSD100 (another dataset), each row naming its source; SiSEC 2018 had no ICA, DUET, "
+                "ADRess or PROJET entry.",
+    })
     return {
         "tables_version": TABLES_VERSION,
         "profile": profile,
@@ -440,6 +580,8 @@ def plot_rows(doc: dict) -> list[dict]:
     """Cells with both numbers (thesis convention), for the ours-vs-published scatter of ``dvc plots``."""
     rows = []
     for t in doc["tables"]:
+        if t["id"] == OTHER_ID:  # not a thesis table: its published numbers are of other data sets
+            continue
         for r in t["rows"]:
             if r["ours"] is None or r["paper"] is None or r["at_floor"] or r["convention"] not in ("museval",
                                                                                                  "rmse_mfcc"):
@@ -466,7 +608,7 @@ def _f(cell: dict, key: str = "ours") -> str:
 
 def _glance(cell: dict) -> str:
     if cell.get("published_only"):
-        return f"*{cell['paper_text']}*"
+        return f"*{cell['paper_text']}*" if cell.get("paper_text") else "—"
     ours = _f(cell)
     if cell.get("paper_text") is None:
         return ours
@@ -548,7 +690,11 @@ def markdown(doc: dict) -> list[str]:
              "missing cells: each missing cell says why.", ""]
     for t in doc["tables"]:
         rows = t["rows"]
-        lines += [f"### Table {t['id']} — {t['title']}", ""]
+        if t["id"] == OTHER_ID:
+            lines += [f"### {t['title']}", "", t["note"] + " Published rows are in italics (not recomputed); "
+                      "nothing is subtracted across datasets.", ""]
+        else:
+            lines += [f"### Table {t['id']} — {t['title']}", ""]
         direction = "higher is better" if t["higher_is_better"] else "lower is better"
         lines += [f"{METRIC_LABEL[t['metric']]}, {direction}. Aggregation: {t['aggregation']}"
                   + (" (thesis convention, museval)" if family_of(t["metric"]).name == "bss_eval" else "") + ". "
