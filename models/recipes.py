@@ -54,6 +54,8 @@ DEFAULTS: dict = {
     "num_workers": 0,  # DataLoader worker processes per rank (the SoX effects run there when > 0)
     "peak_mode": "signed",  # AMSS pair normalisation (protocol §2.5): signed (reference) | abs
     "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
+    "target_weights": None,  # conditioned models: {vocals: w, drums: w, bass: w, other: w}, how often each source is
+    #                          drawn as the target (None = uniform, the references)
     # length and stopping
     "max_epochs": 1000,
     "min_epochs": 0,  # no early stop before this epoch
@@ -305,6 +307,15 @@ def validate(recipe: dict) -> dict:
     if not 0.0 < float(recipe["step_at"]) <= 1.0 or not 0.0 < float(recipe["step_factor"]) <= 1.0:
         raise RecipeError(f"training keys 'step_at' and 'step_factor' must be in (0, 1], got {recipe['step_at']!r} and "
                           f"{recipe['step_factor']!r}")
+    tw = recipe["target_weights"]
+    if tw is not None:
+        from benchmark.base.constants import SOURCES
+
+        if (not isinstance(tw, dict) or set(tw) != set(SOURCES)
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in tw.values())
+                or not sum(tw.values()) > 0):
+            raise RecipeError(f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) "
+                              f"to a weight >= 0, not all 0; got {tw!r}")
     if not float(recipe["lr"]) > 0:
         raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
     return recipe
