@@ -146,7 +146,7 @@ RECIPES: dict[str, dict[str, dict]] = {
         # for the last quarter (cunet-gpocm seed 2021: 0.951 × silence after 600 constant-lr steps, 0.861 so);
         # `other` (the quietest target, the smallest share of the loss) stayed below 1 dB test SDR at 900 steps
         # (0.42-0.81 dB) and at 1 500 uniform steps (0.90): it is drawn as the target in 53 % of the items and bass
-        # in 20 % (target_weights), 1 200 steps: 1.04-1.23 dB for seed 2020, 1.19 for cunet-gpocm seed 2021
+        # in 20 % (target_weights), 1 200 steps: 1.04-1.23 dB for seed 2020, cunet-gpocm 1.24 / 1.19 for 2019 / 2021
         # (docs/training.md, "Every SDR task above 1 dB");
         # the FiLM CUNets have their own budget (MODEL_RECIPES)
         "embedded": dict(_EMBEDDED_COMMON, max_steps=1200, valid_every_steps=150, schedule="step", step_at=0.75,
