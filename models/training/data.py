@@ -153,12 +153,30 @@ def nominal_epoch_items(lengths: Sequence[int], segment: int, kind: str) -> int:
     return max(int(n), 1)
 
 
+def target_cdf(weights: dict) -> np.ndarray:
+    """Cumulative target probabilities (float64, in :data:`SOURCES` order) of the recipe key ``target_weights``:
+    a mapping source -> non-negative weight naming every source, normalised to sum 1."""
+    if not isinstance(weights, dict) or set(weights) != set(SOURCES):
+        raise ValueError(f"training key 'target_weights' must map every source ({', '.join(SOURCES)}) to a weight, "
+                         f"got {weights!r}")
+    w = []
+    for s in SOURCES:
+        v = weights[s]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ValueError(f"training key 'target_weights': weight of {s!r} must be a number >= 0, got {v!r}")
+        w.append(float(v))
+    total = sum(w)
+    if not total > 0:
+        raise ValueError(f"training key 'target_weights': the weights must not all be 0, got {weights!r}")
+    return np.cumsum(np.asarray(w, dtype=np.float64) / total)
+
+
 class TrainSet(torch.utils.data.Dataset):
     """Map-style dataset addressed by ``(epoch, index)`` keys (see the module docstring)."""
 
     def __init__(self, dataset, kind: str, *, segment: int, seed: int, source: str | None = None,
                  task_set: str = "task2", peak_mode: str = "signed", epoch_items: int | None = None,
-                 preload="auto", split: str = "train"):
+                 preload="auto", split: str = "train", target_weights: dict | None = None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind == "dedicated" and source not in SOURCES:
@@ -175,6 +193,9 @@ class TrainSet(torch.utils.data.Dataset):
         self.nominal_items = nominal_epoch_items(self.store.lengths, self.segment, kind)
         self.epoch_items = int(epoch_items) if epoch_items else self.nominal_items
         self.generators = aml.generators(task_set) if kind == "amss" else ()
+        # conditioned models: cumulative probabilities of drawing each source as the target (None = uniform, the
+        # references' draw, which keeps the item stream of a recipe without the key bit-identical)
+        self.target_cdf = None if target_weights is None else target_cdf(target_weights)
 
     def __len__(self) -> int:
         return self.epoch_items
@@ -190,7 +211,11 @@ class TrainSet(torch.utils.data.Dataset):
             starts.append(int(rng.integers(0, max(1, self.store.lengths[t] - self.segment))))
         out = {"tracks": tracks, "starts": starts}
         if self.kind == "conditioned":
-            out["target"] = int(rng.integers(0, len(SOURCES)))
+            if self.target_cdf is None:
+                out["target"] = int(rng.integers(0, len(SOURCES)))
+            else:
+                out["target"] = min(int(np.searchsorted(self.target_cdf, rng.random(), side="right")),
+                                    len(SOURCES) - 1)
         elif self.kind == "amss":
             sampler = aml.Sampler(self.task_set, seed=int(rng.integers(0, 2**63 - 1)))
             g, desc = sampler.sample()

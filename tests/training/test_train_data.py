@@ -57,6 +57,34 @@ def test_conditioned_target_uniform_and_matches_stem(ds):
     np.testing.assert_array_equal(item["target"].numpy().T, ds.stems(ds.tracks("train")[t])[d["target"], s : s + SEG])
 
 
+def test_conditioned_target_weights_change_only_the_target_draw(ds):
+    uniform = tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3)
+    w = {"vocals": 1, "drums": 1, "bass": 0, "other": 2}
+    ts = tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3, target_weights=w)
+    draws = [ts.draw(0, i) for i in range(800)]
+    counts = np.bincount([d["target"] for d in draws], minlength=4)
+    assert counts[SOURCES.index("bass")] == 0  # weight 0: never drawn
+    assert 320 < counts[SOURCES.index("other")] < 480  # p = 0.5
+    assert 140 < counts[SOURCES.index("vocals")] < 260  # p = 0.25
+    # the tracks and offsets (the remix) are the uniform draw's: only the target moves
+    for i in range(20):
+        a, b = uniform.draw(0, i), draws[i]
+        assert a["tracks"] == b["tracks"] and a["starts"] == b["starts"]
+    item = ts[(0, 5)]
+    assert item["cond"] == draws[5]["target"]
+    # equal weights are not the uniform integer draw (another use of the random stream), but a pure function too
+    again = tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3, target_weights=dict(w))
+    assert [again.draw(0, i)["target"] for i in range(50)] == [d["target"] for d in draws[:50]]
+
+
+@pytest.mark.parametrize("bad", [{"vocals": 1, "drums": 1, "bass": 1}, {"vocals": 1, "drums": 1, "bass": 1, "other": -1},
+                                 {"vocals": 0, "drums": 0, "bass": 0, "other": 0}, [1, 1, 1, 1],
+                                 {"vocals": True, "drums": 1, "bass": 1, "other": 1}])
+def test_conditioned_target_weights_are_checked(ds, bad):
+    with pytest.raises(ValueError, match="target_weights"):
+        tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3, target_weights=bad)
+
+
 @pytest.mark.parametrize("task_set,n", [("task2", 87), ("task1", 14)])
 def test_amss_items_follow_algorithm_1(ds, task_set, n):
     ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=5, task_set=task_set)

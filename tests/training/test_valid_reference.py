@@ -159,6 +159,12 @@ def test_recipe_defaults_and_values():
     for model in ("u7-dcse", "u17-tfc-tdf", "u9l-tfc", "cunet-gpocm", "lasaft-gpocm-net12", "amss-net"):
         assert recipes.recipe_for(model, "paper")["valid_weighting"] == "window"
         assert recipes.recipe_for(model, "embedded")["valid_weighting"] == "entry"
+    for model in ("cunet-film", "cunet-gpocm", "cunet-gpocm-lasaft", "lasaft-gpocm-net12"):
+        assert recipes.recipe_for(model, "paper")["target_weights"] is None  # the references' uniform target draw
+    w = recipes.recipe_for("cunet-gpocm", "embedded")["target_weights"]
+    assert w is not None and max(w, key=w.get) == "other"
+    with pytest.raises(recipes.RecipeError, match="'target_weights' must be null or map every source"):
+        recipes.recipe_for("cunet-gpocm", "embedded", target_weights={"vocals": 1, "drums": 1, "bass": 1})
     with pytest.raises(recipes.RecipeError, match="'valid_scheme' is 'ref'; expected one of suite, reference"):
         recipes.recipe_for("amss-net", "embedded", valid_scheme="ref")
     with pytest.raises(recipes.RecipeError, match="'valid_weighting' is 'track'"):
