@@ -7,19 +7,18 @@ skip where no sandbox works into a failure (tests/test_leaderboard_sandbox.py)."
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from baselines.base import SystemConfigError
 from benchmark.leaderboard import entries as E
 from benchmark.leaderboard import properties as LP
 from benchmark.leaderboard import sandbox
 from benchmark.leaderboard.board import build as build_board
 from benchmark.task.testset import TestSet, build
+from sandbox_backend import backend_or_skip
 
 REPO = Path(__file__).resolve().parents[1]
 EDIT_TASKS = ("pan-left-vocals", "lowpass-bass")
@@ -31,12 +30,7 @@ PARAMS = {"evaluate": {"backend": "sdr-only", "workers": 1}, "properties": PROPS
 
 @pytest.fixture(scope="module")
 def backend() -> str:
-    try:
-        return sandbox.detect()
-    except SystemConfigError as err:
-        if os.environ.get("AMSS_REQUIRE_SANDBOX"):
-            pytest.fail(f"AMSS_REQUIRE_SANDBOX={os.environ['AMSS_REQUIRE_SANDBOX']} but {err}")
-        pytest.skip(str(err))
+    return backend_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from benchmark.leaderboard import sandbox
 from benchmark.leaderboard.code import CodeSystem
 from benchmark.task.tasks import get_task
 from benchmark.task.testset import TestSet, build
+from sandbox_backend import backend_or_skip
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = f"amsshostile{uuid.uuid4().hex[:10]}"  # module name of the hostile systems: finds their processes
@@ -35,12 +36,7 @@ SLEEP_S = str(900000 + os.getpid() % 90000)  # a sleep duration no other process
 
 
 def _backend() -> str:
-    try:
-        return sandbox.detect()
-    except SystemConfigError as err:
-        if os.environ.get("AMSS_REQUIRE_SANDBOX"):
-            pytest.fail(f"AMSS_REQUIRE_SANDBOX={os.environ['AMSS_REQUIRE_SANDBOX']} but {err}")
-        pytest.skip(str(err))
+    return backend_or_skip()
 
 
 @pytest.fixture(scope="module")

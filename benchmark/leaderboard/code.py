@@ -261,26 +261,10 @@ class CodeSystem(System):
 
     # ------------------------------------------------------------------------------------------ protocol
     def check(self, tasks, tracks) -> None:
-        from benchmark.leaderboard.worker import WireError, WireTimeout
-
-        self.start()
-        what = f"system {self.info['spec']!r}"
-        try:
-            self._send({"op": "supports", "tasks": [t.id for t in tasks]})
-            head, _ = self._recv(time.monotonic() + self.start_timeout_s, ())
-        except (WireTimeout, EOFError, WireError, OSError) as err:
-            self.stop()
-            raise SystemConfigError(f"{what}: supports() did not answer ({type(err).__name__} {err})") from None
-        if head.get("kind") != "ok":
-            raise SystemConfigError(f"{what}: supports() failed: {str(head.get('message'))[:8000]}")
-        bad = head.get("unsupported")
-        known = {t.id for t in tasks}
-        if not isinstance(bad, list) or not all(isinstance(b, str) and b in known for b in bad):
-            self.stop()
-            raise SystemConfigError(f"{what}: supports() answered something other than a list of task ids")
+        bad = self.unsupported(tasks)
         if bad:
-            raise SystemConfigError(f"{what} cannot answer task(s) {', '.join(bad)} of the submission's task group "
-                                    "(declare another `tasks:` group)")
+            raise SystemConfigError(f"system {self.info['spec']!r} cannot answer task(s) {', '.join(bad)} of the "
+                                    "submission's task group (declare another `tasks:` group)")
 
     def unsupported(self, tasks) -> list[str]:
         """The ids among ``tasks`` (catalogue or property tasks, not mixed) the system's ``supports()`` refuses,

@@ -221,17 +221,19 @@ def numbers(table_id: str) -> list[str]:
 def extract_from_spec(text: str) -> dict[str, str]:
     """The table blocks of a paper-tables.md text, in the form of :data:`PUBLISHED_MD`."""
     lines = text.splitlines()
-    out = {}
-    for tid, (_, marker) in TITLES.items():
-        i = next(k for k, line in enumerate(lines) if line.startswith(marker))
-        j = i + 1
-        while not lines[j].startswith("|"):
-            j += 1
-        k = j
-        while k < len(lines) and lines[k].startswith("|"):
-            k += 1
-        out[tid] = "\n".join(lines[j:k])
-    return out
+    return {tid: _table_block(lines, marker) for tid, (_, marker) in TITLES.items()}
+
+
+def _table_block(lines: list[str], marker: str) -> str:
+    """The first Markdown table after the line that starts with ``marker``."""
+    i = next(k for k, line in enumerate(lines) if line.startswith(marker))
+    j = i + 1
+    while not lines[j].startswith("|"):
+        j += 1
+    k = j
+    while k < len(lines) and lines[k].startswith("|"):
+        k += 1
+    return "\n".join(lines[j:k])
 
 
 # ------------------------------------------------------------------------------------------------ the other separators
@@ -321,14 +323,4 @@ def survey_value(table_id: str, row: str, column: str) -> str | None:
 def extract_survey_from_spec(text: str) -> dict[str, str]:
     """The table blocks of a survey.md text, in the form of :data:`SURVEY_MD`."""
     lines = text.splitlines()
-    out = {}
-    for tid, (*_, marker) in SURVEY_TITLES.items():
-        i = next(k for k, line in enumerate(lines) if line.startswith(marker))
-        j = i + 1
-        while not lines[j].startswith("|"):
-            j += 1
-        k = j
-        while k < len(lines) and lines[k].startswith("|"):
-            k += 1
-        out[tid] = "\n".join(lines[j:k])
-    return out
+    return {tid: _table_block(lines, marker) for tid, (*_, marker) in SURVEY_TITLES.items()}
