@@ -39,7 +39,7 @@ def state_sha256(model) -> str:
         for key, t in sorted(model.state_dict().items()):
             t = t.detach().cpu().contiguous()
             h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim too
     return h.hexdigest()
 
 

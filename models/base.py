@@ -15,6 +15,8 @@ from .stft import STFT
 SOURCES = ("vocals", "drums", "bass", "other")
 # Table 5.2: the "other" target is asked for with "mute vocals, drums, bass".
 MUTE_ALL = "mute vocals, drums, bass"
+#: the four separation queries, in SOURCES order (condition index 0-3 of a multi-source separator)
+SOURCE_QUERIES = ("separate vocals", "separate drums", "separate bass", MUTE_ALL)
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 
 INFERENCE_DEFAULTS = {
@@ -37,6 +39,17 @@ def parse_query(query):
     if hasattr(query, "operation") and hasattr(query, "targets"):
         return query
     raise TypeError(f"query must be a string or an aml.Query, got {type(query).__name__}")
+
+
+def source_index(query) -> int | None:
+    """Index in :data:`SOURCES` of the source a separation query asks for ("separate vocals" -> 0, ``MUTE_ALL`` ->
+    3), or None for any other query."""
+    q = parse_query(query)
+    if q.operation == "separate" and len(q.targets) == 1 and q.targets[0] in SOURCES[:3]:
+        return SOURCES.index(q.targets[0])
+    if q.operation == "mute" and len(q.targets) == 3 and set(q.targets) == set(SOURCES[:3]):
+        return 3
+    return None
 
 
 def check_audio(audio) -> np.ndarray:
@@ -220,6 +233,50 @@ class AudioModel(nn.Module):
         finally:
             self.train(was_training)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+
+class SingleSourceQueries:
+    """Query mapping of a network trained for one source (``config["source"]``): it answers that source's separation
+    query only ("separate vocals"; ``MUTE_ALL`` for other) and needs no condition (None). Mixed into an
+    :class:`AudioModel`; ``query_role`` names the model in the unsupported-query error."""
+
+    query_role = "dedicated {source} separator"
+
+    @property
+    def source(self) -> str:
+        return self.config["source"]
+
+    def supported_queries(self) -> list[str]:
+        return [SOURCE_QUERIES[SOURCES.index(self.source)]]
+
+    def condition_for(self, query):
+        if source_index(query) != SOURCES.index(self.source):
+            raise self._unsupported(query, f" ({self.query_role.format(source=self.source)})")
+        return None
+
+
+class SourceIndexQueries:
+    """Query mapping of one network that answers the four separation queries: the condition is the source index
+    (0 vocals, 1 drums, 2 bass, 3 other = ``MUTE_ALL``), given as a query or directly as an int. Mixed into an
+    :class:`AudioModel`; ``query_role`` names the model in the unsupported-query error."""
+
+    query_role = "multi-source separator: one source per query"
+
+    def supported_queries(self) -> list[str]:
+        return list(SOURCE_QUERIES)
+
+    def condition_for(self, query) -> int:
+        if isinstance(query, int) and not isinstance(query, bool):
+            if not 0 <= query < int(self.config.get("n_conditions", len(SOURCE_QUERIES))):
+                raise self._unsupported(str(query))
+            return int(query)
+        index = source_index(query)
+        if index is None:
+            raise self._unsupported(query, f" ({self.query_role})")
+        return index
+
+    def batch_conditions(self, conds, device=None):
+        return torch.tensor([int(c) for c in conds], dtype=torch.long, device=device)
 
 
 class IdentityModel(AudioModel):

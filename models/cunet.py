@@ -10,11 +10,10 @@ import torch
 from torch import nn
 
 from . import blocks
-from .base import MUTE_ALL, SOURCES, AudioModel, pad_time, parse_query
+from .base import AudioModel, SourceIndexQueries, pad_time
 from .unet import level_sizes
 
 FT_BLOCKS = ("none", "tdf", "lasaft")
-CONDITION_QUERIES = ("separate vocals", "separate drums", "separate bass", MUTE_ALL)
 
 
 class CUNetBlock(nn.Module):
@@ -51,9 +50,11 @@ class CUNetBlock(nn.Module):
         return x
 
 
-class ConditionedUNet(AudioModel):
+class ConditionedUNet(SourceIndexQueries, AudioModel):
     """Conditioned U-Net (CUNet) with FiLM or GPoCM and optional TDF / LaSAFT. Condition: index (B,) long,
     0 vocals, 1 drums, 2 bass, 3 other."""
+
+    query_role = "conditioned separator: one source per pass"
 
     def __init__(self, config: dict):
         super().__init__(config)
@@ -100,22 +101,3 @@ class ConditionedUNet(AudioModel):
             x = up(x)
             x = dec(torch.cat([x, skips[self.n_levels - 1 - j]], dim=1), e, lambda h, p=params[j]: gen.modulate(h, p))
         return self.last_conv(x)[:, :, :t]
-
-    # ---------------------------------------------------------------- queries
-    def supported_queries(self) -> list[str]:
-        return list(CONDITION_QUERIES)
-
-    def condition_for(self, query) -> int:
-        if isinstance(query, (int,)) and not isinstance(query, bool):
-            if not 0 <= query < self.config["n_conditions"]:
-                raise self._unsupported(str(query))
-            return int(query)
-        q = parse_query(query)
-        if q.operation == "separate" and len(q.targets) == 1 and q.targets[0] in SOURCES[:3]:
-            return SOURCES.index(q.targets[0])
-        if q.operation == "mute" and len(q.targets) == 3 and set(q.targets) == {"vocals", "drums", "bass"}:
-            return 3
-        raise self._unsupported(query, " (conditioned separator: one source per pass)")
-
-    def batch_conditions(self, conds, device=None):
-        return torch.tensor([int(c) for c in conds], dtype=torch.long, device=device)

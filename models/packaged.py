@@ -33,9 +33,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import portable
-from .base import MUTE_ALL, SOURCES, AudioModel, parse_query
+from .base import SOURCES, AudioModel, SingleSourceQueries, SourceIndexQueries
 
-SOURCE_QUERIES = ("separate vocals", "separate drums", "separate bass", MUTE_ALL)
 
 
 # ---------------------------------------------------------------------------------------------- shared pieces
@@ -70,29 +69,7 @@ def lstm(module: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
     return x.transpose(0, 1) if module.batch_first else x
 
 
-class _SourceQueries:
-    """The four SDR queries of a network that estimates the four sources at once (condition = source index)."""
-
-    def supported_queries(self) -> list[str]:
-        return list(SOURCE_QUERIES)
-
-    def condition_for(self, query) -> int:
-        if isinstance(query, int) and not isinstance(query, bool):
-            if not 0 <= query < len(SOURCES):
-                raise self._unsupported(str(query))
-            return int(query)
-        q = parse_query(query)
-        if q.operation == "separate" and len(q.targets) == 1 and q.targets[0] in SOURCES[:3]:
-            return SOURCES.index(q.targets[0])
-        if q.operation == "mute" and len(q.targets) == 3 and set(q.targets) == {"vocals", "drums", "bass"}:
-            return 3
-        raise self._unsupported(query, " (multi-source separator: one source per query)")
-
-    def batch_conditions(self, conds, device=None):
-        return torch.tensor([int(c) for c in conds], dtype=torch.long, device=device)
-
-
-class _WaveformModel(_SourceQueries, AudioModel):
+class _WaveformModel(SourceIndexQueries, AudioModel):
     """Waveform in, waveform out: ``spec`` is the identity, ``forward`` returns the queried source's waveform."""
 
     representation = "wave"
@@ -119,7 +96,7 @@ class _WaveformModel(_SourceQueries, AudioModel):
 
 # ---------------------------------------------------------------------------------------------- Open-Unmix
 
-class OpenUnmix(AudioModel):
+class OpenUnmix(SingleSourceQueries, AudioModel):
     """Open-Unmix for one target (``openunmix.model.OpenUnmix``): magnitude frames of both channels, cropped to
     ``max_bin``, standardised, fc1 + BN + tanh, a 3-layer BiLSTM, skip concatenation, fc2 + BN + ReLU, fc3 + BN,
     output scale/mean, ReLU mask × the mixture magnitude. The STFT (n_fft 4096, hop 1024, Hann) is this suite's
@@ -127,6 +104,7 @@ class OpenUnmix(AudioModel):
     post-processing is not part of the network and not applied)."""
 
     representation = "mag"
+    query_role = "Open-Unmix {source} model"
 
     def __init__(self, config: dict):
         super().__init__(config)
@@ -149,23 +127,6 @@ class OpenUnmix(AudioModel):
         self.input_scale = nn.Parameter(torch.ones(self.nb_bins))
         self.output_scale = nn.Parameter(torch.ones(self.nb_output_bins))
         self.output_mean = nn.Parameter(torch.ones(self.nb_output_bins))
-
-    @property
-    def source(self) -> str:
-        return self.config["source"]
-
-    def supported_queries(self) -> list[str]:
-        return [MUTE_ALL] if self.source == "other" else [f"separate {self.source}"]
-
-    def condition_for(self, query):
-        q = parse_query(query)
-        if self.source == "other":
-            ok = q.operation == "mute" and set(q.targets) == {"vocals", "drums", "bass"} and len(q.targets) == 3
-        else:
-            ok = q.operation == "separate" and tuple(q.targets) == (self.source,)
-        if not ok:
-            raise self._unsupported(query, f" (Open-Unmix {self.source} model)")
-        return None
 
     def estimate(self, spec: torch.Tensor, cond=None) -> torch.Tensor:
         """(B, 2, T, F) mixture magnitude -> (B, 2, T, F) target magnitude (the package's forward on

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from . import blocks, portable
-from .base import MUTE_ALL, SOURCES, AudioModel, pad_time, parse_query
+from .base import SOURCES, AudioModel, SingleSourceQueries, pad_time
 
 METHODS = ("dme", "mme", "cme_sigmoid", "cme_tanh", "dcse")
 
@@ -44,7 +44,7 @@ def make_block(kind: str, c_in: int, n_freq: int, cfg: dict) -> nn.Module:
     raise ValueError(f"unknown block type {kind!r}")
 
 
-class DedicatedUNet(AudioModel):
+class DedicatedUNet(SingleSourceQueries, AudioModel):
     """Dedicated TFC / TFC-TDF U-Net. Config keys: see ``models.registry`` (family "dedicated")."""
 
     def __init__(self, config: dict):
@@ -103,21 +103,3 @@ class DedicatedUNet(AudioModel):
         if m == "mme" or m == "cme_sigmoid":
             return torch.sigmoid(y) * spec
         return portable.tanh(y) * spec  # cme_tanh
-
-    # ---------------------------------------------------------------- queries
-    @property
-    def source(self) -> str:
-        return self.config["source"]
-
-    def supported_queries(self) -> list[str]:
-        return [MUTE_ALL] if self.source == "other" else [f"separate {self.source}"]
-
-    def condition_for(self, query):
-        q = parse_query(query)
-        if self.source == "other":
-            ok = q.operation == "mute" and set(q.targets) == {"vocals", "drums", "bass"} and len(q.targets) == 3
-        else:
-            ok = q.operation == "separate" and tuple(q.targets) == (self.source,)
-        if not ok:
-            raise self._unsupported(query, f" (dedicated {self.source} separator)")
-        return None

@@ -203,3 +203,19 @@ def test_composite_routes_each_task_to_the_first_member_answering_it():
     assert [m["name"] for m in both.metadata()["members"]] == ["casc", "identity"]
     with pytest.raises(SystemConfigError, match="dereverb-vocals"):
         CompositeSystem([cascade], "only").check([dereverb, pan], ["t"])
+
+
+def test_state_sha256_covers_scalar_buffers_and_values():
+    """A registry model's state holds 0-dim tensors (BatchNorm's num_batches_tracked): they are hashed, and a changed
+    value changes the hash."""
+    from baselines.model import state_sha256
+    from models import registry
+
+    m = registry.create("u7-dcse", "embedded", seed=0)
+    scalars = [k for k, t in m.state_dict().items() if t.dim() == 0]
+    assert scalars, "the test needs a model with 0-dim state"
+    h = state_sha256(m)
+    assert h == state_sha256(registry.create("u7-dcse", "embedded", seed=0))
+    with torch.no_grad():
+        m.state_dict()[scalars[0]].add_(1)
+    assert state_sha256(m) != h

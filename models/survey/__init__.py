@@ -51,22 +51,25 @@ MMDENSE_BANDS_EMB = {
 # at 6 it clears it (0.902; docs/training.md, "Survey separators")
 MDENSE_BANDS_EMB = {"full": _band((3, 4, 8), [(6, 2)] * 7)}
 
+
+def _dense_entry(row: str, description: str, bands: dict, embedded_bands: dict) -> dict:
+    """Registration of a (M)MDenseNet: a dedicated magnitude estimator, one network per source (Table 1)."""
+    return dict(
+        arch=MMDenseNet, family="dedicated", recipe_family="mmdensenet", pipeline_group="survey_dedicated",
+        reference=TAKAHASHI, table="Takahashi 2017, Table 1", row=row, description=description,
+        config=dict(**_STFT, **_INFER, source="vocals", bands=bands, final_dense=[4, 2], final_conv=[1, 2],
+                    output="magnitude"),
+        embedded=dict(**_STFT_EMB, **_INFER_EMB, bands=embedded_bands, final_dense=[4, 2]))
+
+
 #: name -> registration (models.registry adds these as built-in entries of the "survey" collection)
 ENTRIES: dict[str, dict] = {
-    "mmdensenet": dict(
-        arch=MMDenseNet, family="dedicated", recipe_family="mmdensenet", pipeline_group="survey_dedicated",
-        reference=TAKAHASHI, table="Takahashi 2017, Table 1", row="MMDenseNet",
-        description="multi-scale multi-band DenseNet (low / high / full band), magnitude estimate, one per source",
-        config=dict(**_STFT, **_INFER, source="vocals", bands=MMDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2],
-                    output="magnitude"),
-        embedded=dict(**_STFT_EMB, **_INFER_EMB, bands=MMDENSE_BANDS_EMB, final_dense=[4, 2])),
-    "mdensenet": dict(
-        arch=MMDenseNet, family="dedicated", recipe_family="mmdensenet", pipeline_group="survey_dedicated",
-        reference=TAKAHASHI, table="Takahashi 2017, Table 1", row="MDenseNet",
-        description="multi-scale DenseNet on the full band, magnitude estimate, one per source",
-        config=dict(**_STFT, **_INFER, source="vocals", bands=MDENSE_BANDS, final_dense=[4, 2], final_conv=[1, 2],
-                    output="magnitude"),
-        embedded=dict(**_STFT_EMB, **_INFER_EMB, bands=MDENSE_BANDS_EMB, final_dense=[4, 2])),
+    "mmdensenet": _dense_entry(
+        "MMDenseNet", "multi-scale multi-band DenseNet (low / high / full band), magnitude estimate, one per source",
+        MMDENSE_BANDS, MMDENSE_BANDS_EMB),
+    "mdensenet": _dense_entry(
+        "MDenseNet", "multi-scale DenseNet on the full band, magnitude estimate, one per source",
+        MDENSE_BANDS, MDENSE_BANDS_EMB),
     "waveunet": dict(
         arch=WaveUNet, family="conditioned", recipe_family="waveunet", pipeline_group="survey",
         reference=STOLLER, table="Stoller 2018", row="Wave-U-Net (multi-instrument, difference output)",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from models.base import MUTE_ALL, SOURCES, AudioModel, parse_query
+from models.base import AudioModel, SingleSourceQueries, SourceIndexQueries
 
 SUITE_SR = 44100
 
@@ -44,37 +44,25 @@ class SurveyModel(AudioModel):
 
     # ---------------------------------------------------------------- queries
     @property
+    def _queries(self) -> type:
+        return SingleSourceQueries if self.dedicated else SourceIndexQueries
+
+    @property
+    def query_role(self) -> str:
+        return "dedicated {source} separator" if self.dedicated else "multi-output separator: one source per pass"
+
+    @property
     def source(self) -> str:
         return self.config["source"]
 
     def supported_queries(self) -> list[str]:
-        if self.dedicated:
-            return [MUTE_ALL] if self.source == "other" else [f"separate {self.source}"]
-        return [f"separate {s}" for s in SOURCES[:3]] + [MUTE_ALL]
+        return self._queries.supported_queries(self)
 
     def condition_for(self, query):
-        if not self.dedicated and isinstance(query, int) and not isinstance(query, bool):
-            if not 0 <= query < len(SOURCES):
-                raise self._unsupported(str(query))
-            return int(query)
-        q = parse_query(query)
-        mute_all = q.operation == "mute" and len(q.targets) == 3 and set(q.targets) == {"vocals", "drums", "bass"}
-        if self.dedicated:
-            ok = mute_all if self.source == "other" else (q.operation == "separate" and tuple(q.targets) ==
-                                                          (self.source,))
-            if not ok:
-                raise self._unsupported(query, f" (dedicated {self.source} separator)")
-            return None
-        if q.operation == "separate" and len(q.targets) == 1 and q.targets[0] in SOURCES[:3]:
-            return SOURCES.index(q.targets[0])
-        if mute_all:
-            return 3
-        raise self._unsupported(query, " (multi-output separator: one source per pass)")
+        return self._queries.condition_for(self, query)
 
     def batch_conditions(self, conds, device=None):
-        if self.dedicated:
-            return None
-        return torch.tensor([int(c) for c in conds], dtype=torch.long, device=device)
+        return None if self.dedicated else SourceIndexQueries.batch_conditions(self, conds, device)
 
     @staticmethod
     def select(outputs: torch.Tensor, cond) -> torch.Tensor:
