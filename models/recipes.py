@@ -260,7 +260,7 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # DME: at lr 5e-3 its `other` validation L1 jumps by up to 27 % between checks 50 steps apart and the kept
     # checkpoint (step 50) scored 0.77 dB test SDR; lr 2e-3 for 300 steps, seed 2020: vocals / drums / bass / other
     # 4.87 / 5.83 / 2.38 / 1.06 dB (validation 0.52 / 0.57 / 0.75 / 0.93 x min(identity, silence)); `other` seed
-    # 2021 1.16 dB, 0.92 (docs/training.md, "Every SDR task above 1 dB")
+    # 2021 / 2019 1.16 / 1.42 dB, 0.92 / 0.92 (docs/training.md, "Every SDR task above 1 dB")
     "u7-dme": {"embedded": dict(lr=2e-3, max_steps=300)},
     # CME-tanh: its bass sits at the silence level through step 250 (0.976 x silence, 0.83 dB test SDR after 200
     # steps; lr 2e-3 for 300 steps did not move it) and leaves it from step 300 on; 400 steps, seed 2020: vocals /
