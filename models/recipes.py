@@ -161,8 +161,8 @@ RECIPES: dict[str, dict[str, dict]] = {
         # as the GPoCM CUNets before their other-weighted target draw (embedded: no condition-generator dropout,
         # registry): that draw with 1 200 steps lowered Net_12's `other` test SDR (0.75 -> 0.60 dB) and slowed its
         # validation (0.834 -> 0.890 x silence), so it keeps the uniform draw and 900 steps (docs/training.md); lr 2e-3,
-        # 1 800 / 2 400 steps, a TDF floor of 16 and 16 channels did not bring `other` to 1 dB either (0.46-0.92 dB,
-        # seed 2020)
+        # 1 800 / 2 400 steps, a TDF floor of 16, 16 channels and 32-frame segments did not bring `other` to 1 dB
+        # either (0.46-0.92 dB, seed 2020)
         "embedded": dict(_EMBEDDED_COMMON, max_steps=900, valid_every_steps=150, schedule="step", step_at=0.75,
                          step_factor=0.1),
     },
