@@ -184,7 +184,9 @@ def test_a_new_config_of_a_builtin_arch(on_path, tmp_path):
     assert (info.pipeline_group, info.origin, info.task_set) == ("dedicated", "register()", "separation-dedicated")
     model = registry.create("u5-dcse@embedded", seed=0)
     assert model.info.name == "u5-dcse@embedded" and model.config["n_blocks"] == 5 and model.config["channels"] == 8
-    assert recipes.recipe_for("u5-dcse")["max_steps"] == recipes.recipe_for("u7-dme")["max_steps"]
+    # its recipe family's (u7-mme has no model-specific keys; u7-dme and u7-dcse do)
+    assert recipes.recipe_for("u5-dcse")["max_steps"] == recipes.recipe_for("u7-mme")["max_steps"]
+    assert recipes.recipe_for("u5-dcse")["lr"] == recipes.RECIPES["u7"]["embedded"]["lr"]
     ckpt = checkpoint.save(model, tmp_path / "m.pt")
     assert checkpoint.load(ckpt).info.name == "u5-dcse@embedded"  # not "@custom": the config round trip is exact
 
