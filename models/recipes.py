@@ -251,9 +251,10 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # (0.21-0.94 dB, seed 2020). cunet-film: the family's 1 200 steps with the lr × 0.1 from 75 %, and the milder
     # w1 draw (other 42 %, bass 25 %): 1.14 dB minimum (other), 0.770 × silence. The GPoCM CUNets' w2 draw (other
     # 53 %) kept it at the silence level until step 900 (0.932 × silence) and cost drums 1 dB (0.87 dB)
-    # (docs/training.md, "Every SDR task above 1 dB")
+    # (docs/training.md, "Every SDR task above 1 dB"); cunet-film-tdf with the same recipe: 1.41 dB minimum (other),
+    # 0.690 × silence
     "cunet-film": {"embedded": dict(target_weights=_FILM_TARGET_WEIGHTS)},
-    "cunet-film-tdf": {"embedded": dict(max_steps=600, schedule="none", target_weights=None)},
+    "cunet-film-tdf": {"embedded": dict(target_weights=_FILM_TARGET_WEIGHTS)},
     "cunet-film-lasaft": {"embedded": dict(max_steps=600, schedule="none", target_weights=None)},
     # 16 channels, 16-unit TDF floor (models/registry.py): vocals, drums and bass clear silence within 100-200 steps
     # (docs/training.md, "Embedded width sweep")
