@@ -151,7 +151,7 @@ RECIPES: dict[str, dict[str, dict]] = {
         # (0.42-0.81 dB) and at 1 500 uniform steps (0.90): it is drawn as the target in 53 % of the items and bass
         # in 20 % (target_weights), 1 200 steps: 1.04-1.23 dB for seed 2020, cunet-gpocm 1.24 / 1.19 for 2019 / 2021
         # (docs/training.md, "Every SDR task above 1 dB");
-        # the FiLM CUNets have their own budget (MODEL_RECIPES)
+        # the FiLM CUNets have their own target draw (MODEL_RECIPES)
         "embedded": dict(_EMBEDDED_COMMON, max_steps=1200, valid_every_steps=150, schedule="step", step_at=0.75,
                          step_factor=0.1, target_weights=_CUNET_TARGET_WEIGHTS),
     },
@@ -251,11 +251,11 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # (0.21-0.94 dB, seed 2020). cunet-film: the family's 1 200 steps with the lr × 0.1 from 75 %, and the milder
     # w1 draw (other 42 %, bass 25 %): 1.14 dB minimum (other), 0.770 × silence. The GPoCM CUNets' w2 draw (other
     # 53 %) kept it at the silence level until step 900 (0.932 × silence) and cost drums 1 dB (0.87 dB)
-    # (docs/training.md, "Every SDR task above 1 dB"); cunet-film-tdf with the same recipe: 1.41 dB minimum (other),
-    # 0.690 × silence
+    # (docs/training.md, "Every SDR task above 1 dB"); with the same recipe cunet-film-tdf / -lasaft: 1.41 / 1.07 dB
+    # minimum (other), 0.690 / 0.711 × silence
     "cunet-film": {"embedded": dict(target_weights=_FILM_TARGET_WEIGHTS)},
     "cunet-film-tdf": {"embedded": dict(target_weights=_FILM_TARGET_WEIGHTS)},
-    "cunet-film-lasaft": {"embedded": dict(max_steps=600, schedule="none", target_weights=None)},
+    "cunet-film-lasaft": {"embedded": dict(target_weights=_FILM_TARGET_WEIGHTS)},
     # 16 channels, 16-unit TDF floor (models/registry.py): vocals, drums and bass clear silence within 100-200 steps
     # (docs/training.md, "Embedded width sweep")
     "u9l-tfc-tdf": {"embedded": dict(max_steps=200)},
