@@ -273,6 +273,14 @@ def test_recipe_overrides_from_params():
     assert recipes.recipe_for("amss-net", "embedded")["schedule"] == "step"
     sep = recipes.recipe_for("amss-net-separate", "embedded")
     assert sep["schedule"] == "none" and sep["grad_clip"] is None and sep["max_steps"] == 400
+    # the FiLM CUNets keep their family's step budget and schedule and override only the target draw (milder than the
+    # GPoCM CUNets': other 2.5 of 6, not 4 of 7.5)
+    gpocm = recipes.recipe_for("cunet-gpocm", "embedded")
+    for name in ("cunet-film", "cunet-film-tdf", "cunet-film-lasaft"):
+        film = recipes.recipe_for(name, "embedded")
+        assert (film["max_steps"], film["schedule"], film["step_at"]) == (gpocm["max_steps"], gpocm["schedule"], 0.75)
+        assert film["target_weights"] == {"vocals": 1.0, "drums": 1.0, "bass": 1.5, "other": 2.5}, name
+        assert film["target_weights"] != gpocm["target_weights"]
     # a model section wins over its family's; an unknown section is an error naming it
     per_model = {"train": {"embedded": {"amss": {"max_steps": 7}, "amss-net-wo-smpocm": {"max_steps": 1200}}}}
     assert recipes.recipe_for("amss-net-wo-smpocm", "embedded", per_model)["max_steps"] == 1200
