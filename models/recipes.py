@@ -272,8 +272,7 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # CME-tanh: its bass sits at the silence level through step 250 (0.976 x silence, 0.83 dB test SDR after 200
     # steps; lr 2e-3 for 300 steps did not move it) and leaves it from step 300 on; 400 steps, seed 2020: vocals /
     # drums / bass / other 4.96 / 7.49 / 2.60 / 1.28 dB (validation 0.54 / 0.42 / 0.76 / 0.85); seed 2021: bass 2.88,
-    # other 1.76 dB
-    # (docs/training.md, "Every SDR task above 1 dB")
+    # other 1.76 dB (docs/training.md, "Every SDR task above 1 dB")
     "u7-cme-tanh": {"embedded": dict(max_steps=400)},
 }
 
