@@ -36,7 +36,6 @@ from . import portable
 from .base import SOURCES, AudioModel, SingleSourceQueries, SourceIndexQueries
 
 
-
 # ---------------------------------------------------------------------------------------------- shared pieces
 
 def lstm(module: nn.LSTM, x: torch.Tensor) -> torch.Tensor:

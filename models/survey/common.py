@@ -1,10 +1,11 @@
 """Shared parts of the survey's learned separators (docs/models.md, "Survey separators").
 
-* :class:`SurveyModel`: the query mapping. A *dedicated* survey model (one network per source, as MMDenseNet) answers
-  its own source's query exactly as the thesis's dedicated U-Nets; a *multi-output* survey model (one network with
-  one output per source, as Wave-U-Net, the Wavenet-based separator and DeepConvSep) answers the four separation
-  queries, the condition index (0 vocals, 1 drums, 2 bass, 3 other = ``mute vocals, drums, bass``, Table 5.2's
-  mapping) selecting which of its outputs a pass returns. The network always computes every output.
+* The query mapping, a mixin on each model: a *dedicated* survey model (one network per source, as MMDenseNet)
+  answers its own source's query exactly as the thesis's dedicated U-Nets (:class:`~models.base.SingleSourceQueries`);
+  a *multi-output* survey model (one network with one output per source, as Wave-U-Net, the Wavenet-based separator
+  and DeepConvSep) answers the four separation queries, the condition index (0 vocals, 1 drums, 2 bass, 3 other =
+  ``mute vocals, drums, bass``, Table 5.2's mapping) selecting which of its outputs a pass returns
+  (:class:`MultiOutputQueries`). The network always computes every output.
 * Sample rate and channels of the papers' own configurations: the suite's audio is stereo 44.1 kHz. A model whose
   config has ``sample_rate`` ≠ 44 100 resamples each window band-limited (:func:`fft_resample`) to that rate and back;
   ``audio_channels: 1`` averages the two channels into one and returns the mono estimate on both channels.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from models.base import AudioModel, SingleSourceQueries, SourceIndexQueries
+from models.base import AudioModel, SourceIndexQueries
 
 SUITE_SR = 44100
 
@@ -37,32 +38,9 @@ def fft_resample(x: torch.Tensor, n_out: int) -> torch.Tensor:
 
 
 class SurveyModel(AudioModel):
-    """Base of the survey separators: query mapping, optional mono / other-rate processing."""
-
-    #: True: one network per source (config "source"); False: one network, one output per source (4 conditions)
-    dedicated = False
-
-    # ---------------------------------------------------------------- queries
-    @property
-    def _queries(self) -> type:
-        return SingleSourceQueries if self.dedicated else SourceIndexQueries
-
-    @property
-    def query_role(self) -> str:
-        return "dedicated {source} separator" if self.dedicated else "multi-output separator: one source per pass"
-
-    @property
-    def source(self) -> str:
-        return self.config["source"]
-
-    def supported_queries(self) -> list[str]:
-        return self._queries.supported_queries(self)
-
-    def condition_for(self, query):
-        return self._queries.condition_for(self, query)
-
-    def batch_conditions(self, conds, device=None):
-        return None if self.dedicated else SourceIndexQueries.batch_conditions(self, conds, device)
+    """Base of the survey separators: output selection, optional mono / other-rate processing. The query mapping
+    comes from a mixin: :class:`~models.base.SingleSourceQueries` for a dedicated model (MMDenseNet),
+    :class:`MultiOutputQueries` for a multi-output one."""
 
     @staticmethod
     def select(outputs: torch.Tensor, cond) -> torch.Tensor:
@@ -98,6 +76,13 @@ class SurveyModel(AudioModel):
             if m is not self and callable(getattr(m, "reset_parameters", None)) and \
                     not isinstance(m, SurveyModel):
                 m.reset_parameters()
+
+
+class MultiOutputQueries(SourceIndexQueries):
+    """:class:`~models.base.SourceIndexQueries` under the survey's name for a multi-output separator (the name the
+    unsupported-query error gives)."""
+
+    query_role = "multi-output separator: one source per pass"
 
 
 class WaveformModel(SurveyModel):

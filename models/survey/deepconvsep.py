@@ -24,7 +24,7 @@ from torch import nn
 
 from models.base import SOURCES
 
-from .common import SurveyModel
+from .common import MultiOutputQueries, SurveyModel
 
 EPS = 1e-8
 
@@ -42,9 +42,8 @@ class Decoder(nn.Module):
         return torch.relu(self.v(self.h(x)))
 
 
-class DeepConvSep(SurveyModel):
+class DeepConvSep(MultiOutputQueries, SurveyModel):
     representation = "mag"
-    dedicated = False
 
     def __init__(self, config: dict):
         super().__init__(config)

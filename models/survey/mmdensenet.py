@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import pad_time
+from models.base import SingleSourceQueries, pad_time
 
 from .common import SurveyModel
 
@@ -98,11 +98,10 @@ class BandNet(nn.Module):
         return x
 
 
-class MMDenseNet(SurveyModel):
+class MMDenseNet(SingleSourceQueries, SurveyModel):
     """MMDenseNet (``bands`` low/high/full) or MDenseNet (``bands`` full only); config keys in docs/models.md."""
 
     representation = "mag"
-    dedicated = True
     time_multiple = 8
 
     def __init__(self, config: dict):

@@ -21,7 +21,7 @@ from torch import nn
 
 from models.base import SOURCES
 
-from .common import WaveformModel
+from .common import MultiOutputQueries, WaveformModel
 
 
 class ResidualLayer(nn.Module):
@@ -38,8 +38,7 @@ class ResidualLayer(nn.Module):
         return x + res, skip
 
 
-class WavenetSeparator(WaveformModel):
-    dedicated = False
+class WavenetSeparator(MultiOutputQueries, WaveformModel):
 
     def __init__(self, config: dict):
         super().__init__(config)

@@ -24,11 +24,10 @@ from torch import nn
 
 from models.base import SOURCES
 
-from .common import WaveformModel
+from .common import MultiOutputQueries, WaveformModel
 
 
-class WaveUNet(WaveformModel):
-    dedicated = False
+class WaveUNet(MultiOutputQueries, WaveformModel):
 
     def __init__(self, config: dict):
         super().__init__(config)
