@@ -57,6 +57,9 @@ DEFAULTS: dict = {
     "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
     "target_weights": None,  # conditioned models: {vocals: w, drums: w, bass: w, other: w}, how often each source is
     #                          drawn as the target (None = uniform, the references)
+    "sdr_share": None,  # AMSS models: probability that an item's generator is one of the four SDR queries'
+    #                     (separate vocals / drums / bass, mute vocals, drums, bass), else Algorithm 1 (None = Algorithm
+    #                     1 alone, the references)
     # length and stopping
     "max_epochs": 1000,
     "min_epochs": 0,  # no early stop before this epoch
@@ -400,6 +403,9 @@ def validate(recipe: dict) -> dict:
                 or not sum(tw.values()) > 0):
             raise RecipeError(f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) "
                               f"to a weight >= 0, not all 0; got {tw!r}")
+    share = recipe["sdr_share"]
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1):
+        raise RecipeError(f"training key 'sdr_share' must be null or a number in [0, 1], got {share!r}")
     if not float(recipe["lr"]) > 0:
         raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
     return recipe

@@ -11,7 +11,10 @@ No gain scaling, channel swap or polarity flip.
 * ``kind="amss"``: corrected Algorithm 1 on the four segments: a seeded :class:`benchmark.task.aml.Sampler`
   (generator uniform over the task set — 87 for ``task2``, 14 for ``task1`` — then description uniform),
   :func:`benchmark.task.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
-  condition = the description's token ids (:func:`benchmark.task.aml.encode`).
+  condition = the description's token ids (:func:`benchmark.task.aml.encode`). With the recipe key ``sdr_share``
+  (embedded profile only; None = Algorithm 1 alone) an item's generator is, with that probability, drawn uniformly
+  from the four generators of the SDR evaluation queries (:func:`sdr_generators`) instead, from one more uniform
+  number of the item's generator after the sampler's seed; the items outside the share are Algorithm 1's.
 
 Determinism: an item is addressed by the key ``(epoch, index)`` and all of its randomness comes from
 ``numpy.random.SeedSequence([seed, STREAM_TRAIN, epoch, index])``. It is therefore a pure function of
@@ -171,12 +174,28 @@ def target_cdf(weights: dict) -> np.ndarray:
     return np.cumsum(np.asarray(w, dtype=np.float64) / total)
 
 
+def sdr_generators(task_set: str) -> tuple:
+    """The generators of ``task_set`` behind the four SDR evaluation queries (:data:`benchmark.task.aml.SDR_DESCRIPTIONS`:
+    separate vocals / drums / bass, mute vocals, drums, bass), in that order; the recipe key ``sdr_share`` draws an
+    item's generator uniformly among them (its description uniformly among the generator's descriptions)."""
+    gens = aml.generators(task_set)
+    out = []
+    for d in aml.SDR_DESCRIPTIONS:
+        hits = [g for g in gens if d in g.descriptions]
+        if len(hits) != 1:
+            raise ValueError(f"SDR query {d!r}: expected one generator of {task_set!r} with that description, "
+                             f"found {len(hits)}")
+        out.append(hits[0])
+    return tuple(out)
+
+
 class TrainSet(torch.utils.data.Dataset):
     """Map-style dataset addressed by ``(epoch, index)`` keys (see the module docstring)."""
 
     def __init__(self, dataset, kind: str, *, segment: int, seed: int, source: str | None = None,
                  task_set: str = "task2", peak_mode: str = "signed", epoch_items: int | None = None,
-                 preload="auto", split: str = "train", target_weights: dict | None = None):
+                 preload="auto", split: str = "train", target_weights: dict | None = None,
+                 sdr_share: float | None = None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind == "dedicated" and source not in SOURCES:
@@ -196,6 +215,15 @@ class TrainSet(torch.utils.data.Dataset):
         # conditioned models: cumulative probabilities of drawing each source as the target (None = uniform, the
         # references' draw, which keeps the item stream of a recipe without the key bit-identical)
         self.target_cdf = None if target_weights is None else target_cdf(target_weights)
+        # AMSS models: probability that an item's generator is one of the four SDR queries' generators (None =
+        # Algorithm 1 alone, the references' draw, which keeps the item stream of a recipe without the key
+        # bit-identical)
+        if sdr_share is not None and (kind != "amss" or isinstance(sdr_share, bool)
+                                      or not isinstance(sdr_share, (int, float)) or not 0.0 <= sdr_share <= 1.0):
+            raise ValueError(f"training key 'sdr_share' must be null or a number in [0, 1] for an AMSS model, got "
+                             f"{sdr_share!r} (kind {kind!r})")
+        self.sdr_share = None if sdr_share is None else float(sdr_share)
+        self.sdr_generators = sdr_generators(task_set) if kind == "amss" else ()
 
     def __len__(self) -> int:
         return self.epoch_items
@@ -217,8 +245,15 @@ class TrainSet(torch.utils.data.Dataset):
                 out["target"] = min(int(np.searchsorted(self.target_cdf, rng.random(), side="right")),
                                     len(SOURCES) - 1)
         elif self.kind == "amss":
-            sampler = aml.Sampler(self.task_set, seed=int(rng.integers(0, 2**63 - 1)))
-            g, desc = sampler.sample()
+            sampler_seed = int(rng.integers(0, 2**63 - 1))
+            # sdr_share: one more uniform number after the sampler's seed, so an item outside the share gets the
+            # same generator and description as under Algorithm 1 alone; no draw at all without the key
+            if self.sdr_share is not None and rng.random() < self.sdr_share:
+                pick = random.Random(sampler_seed)
+                g = self.sdr_generators[pick.randint(0, len(self.sdr_generators) - 1)]
+                desc = g.descriptions[pick.randint(0, len(g.descriptions) - 1)]
+            else:
+                g, desc = aml.Sampler(self.task_set, seed=sampler_seed).sample()
             out["generator"] = g.id
             out["description"] = desc
         return out

@@ -312,6 +312,7 @@ class Trainer:
             dataset, self.kind, segment=self.segment, seed=self.seed, source=self.model.config.get("source"),
             task_set=self.task_set or "task2", peak_mode=r["peak_mode"], epoch_items=r["epoch_items"],
             preload=r["preload"], target_weights=r["target_weights"] if self.kind == "conditioned" else None,
+            sdr_share=r["sdr_share"] if self.kind == "amss" else None,
         )
         self.global_batch = int(r["batch_size"])
         if self.global_batch % self.ctx.world_size:
