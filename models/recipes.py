@@ -59,7 +59,8 @@ DEFAULTS: dict = {
     #                          drawn as the target (None = uniform, the references)
     "sdr_share": None,  # AMSS models: probability that an item's generator is one of the four SDR queries'
     #                     (separate vocals / drums / bass, mute vocals, drums, bass), else Algorithm 1 (None = Algorithm
-    #                     1 alone, the references)
+    #                     1 alone, the references); a number (the four uniformly) or {vocals: p, drums: p, bass: p,
+    #                     other: p} (each query's own probability, sum <= 1)
     # length and stopping
     "max_epochs": 1000,
     "min_epochs": 0,  # no early stop before this epoch
@@ -404,8 +405,19 @@ def validate(recipe: dict) -> dict:
             raise RecipeError(f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) "
                               f"to a weight >= 0, not all 0; got {tw!r}")
     share = recipe["sdr_share"]
-    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1):
-        raise RecipeError(f"training key 'sdr_share' must be null or a number in [0, 1], got {share!r}")
+    if share is not None:
+        from benchmark.base.constants import SOURCES
+
+        def prob(v):
+            return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= 1
+
+        if isinstance(share, dict):
+            ok = set(share) == set(SOURCES) and all(prob(v) for v in share.values()) and sum(share.values()) <= 1
+        else:
+            ok = prob(share)
+        if not ok:
+            raise RecipeError(f"training key 'sdr_share' must be null, a number in [0, 1] or map every source "
+                              f"({', '.join(SOURCES)}) to a probability >= 0 summing to at most 1; got {share!r}")
     if not float(recipe["lr"]) > 0:
         raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
     return recipe

@@ -12,9 +12,10 @@ No gain scaling, channel swap or polarity flip.
   (generator uniform over the task set — 87 for ``task2``, 14 for ``task1`` — then description uniform),
   :func:`benchmark.task.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
   condition = the description's token ids (:func:`benchmark.task.aml.encode`). With the recipe key ``sdr_share``
-  (embedded profile only; None = Algorithm 1 alone) an item's generator is, with that probability, drawn uniformly
-  from the four generators of the SDR evaluation queries (:func:`sdr_generators`) instead, from one more uniform
-  number of the item's generator after the sampler's seed; the items outside the share are Algorithm 1's.
+  (embedded profile only; None = Algorithm 1 alone) an item's generator is, with that probability, drawn from the
+  four generators of the SDR evaluation queries (:func:`sdr_generators`) instead — uniformly for a number, with each
+  query's own probability for a mapping (:func:`sdr_share_cdf`) — from one more uniform number of the item's
+  generator after the sampler's seed; the items outside the share are Algorithm 1's.
 
 Determinism: an item is addressed by the key ``(epoch, index)`` and all of its randomness comes from
 ``numpy.random.SeedSequence([seed, STREAM_TRAIN, epoch, index])``. It is therefore a pure function of
@@ -189,6 +190,26 @@ def sdr_generators(task_set: str) -> tuple:
     return tuple(out)
 
 
+def sdr_share_cdf(share) -> tuple[float, np.ndarray | None]:
+    """(total probability, cumulative probabilities in :data:`SOURCES` order or None) of the recipe key ``sdr_share``:
+    a number in [0, 1] (the four SDR queries' generators drawn uniformly within it) or a mapping naming every source
+    to a probability >= 0, the probabilities summing to at most 1 (source = the SDR task: ``other`` is "mute vocals,
+    drums, bass")."""
+    if isinstance(share, dict):
+        if set(share) != set(SOURCES) or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0
+                                             for v in share.values()):
+            raise ValueError(f"training key 'sdr_share' must map every source ({', '.join(SOURCES)}) to a probability "
+                             f">= 0, got {share!r}")
+        cdf = np.cumsum(np.asarray([float(share[s]) for s in SOURCES], dtype=np.float64))
+        if not cdf[-1] <= 1.0 + 1e-12:
+            raise ValueError(f"training key 'sdr_share': the probabilities must sum to at most 1, got {share!r}")
+        return float(cdf[-1]), cdf
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise ValueError(f"training key 'sdr_share' must be null, a number in [0, 1] or a mapping source -> "
+                         f"probability, got {share!r}")
+    return float(share), None
+
+
 class TrainSet(torch.utils.data.Dataset):
     """Map-style dataset addressed by ``(epoch, index)`` keys (see the module docstring)."""
 
@@ -218,11 +239,13 @@ class TrainSet(torch.utils.data.Dataset):
         # AMSS models: probability that an item's generator is one of the four SDR queries' generators (None =
         # Algorithm 1 alone, the references' draw, which keeps the item stream of a recipe without the key
         # bit-identical)
-        if sdr_share is not None and (kind != "amss" or isinstance(sdr_share, bool)
-                                      or not isinstance(sdr_share, (int, float)) or not 0.0 <= sdr_share <= 1.0):
-            raise ValueError(f"training key 'sdr_share' must be null or a number in [0, 1] for an AMSS model, got "
-                             f"{sdr_share!r} (kind {kind!r})")
-        self.sdr_share = None if sdr_share is None else float(sdr_share)
+        # (a number: the four uniformly; a mapping vocals/drums/bass/other -> probability: each query on its own)
+        self.sdr_share, self.sdr_cdf = None, None
+        if sdr_share is not None:
+            if kind != "amss":
+                raise ValueError(f"training key 'sdr_share' applies to AMSS models only, got {sdr_share!r} for kind "
+                                 f"{kind!r}")
+            self.sdr_share, self.sdr_cdf = sdr_share_cdf(sdr_share)
         self.sdr_generators = sdr_generators(task_set) if kind == "amss" else ()
 
     def __len__(self) -> int:
@@ -248,9 +271,14 @@ class TrainSet(torch.utils.data.Dataset):
             sampler_seed = int(rng.integers(0, 2**63 - 1))
             # sdr_share: one more uniform number after the sampler's seed, so an item outside the share gets the
             # same generator and description as under Algorithm 1 alone; no draw at all without the key
-            if self.sdr_share is not None and rng.random() < self.sdr_share:
+            u = None if self.sdr_share is None else rng.random()
+            if u is not None and u < self.sdr_share:
                 pick = random.Random(sampler_seed)
-                g = self.sdr_generators[pick.randint(0, len(self.sdr_generators) - 1)]
+                if self.sdr_cdf is None:  # a number: the four generators uniformly
+                    g = self.sdr_generators[pick.randint(0, len(self.sdr_generators) - 1)]
+                else:  # a mapping: the generator whose cumulative probability interval holds u
+                    k = min(int(np.searchsorted(self.sdr_cdf, u, side="right")), len(self.sdr_generators) - 1)
+                    g = self.sdr_generators[k]
                 desc = g.descriptions[pick.randint(0, len(g.descriptions) - 1)]
             else:
                 g, desc = aml.Sampler(self.task_set, seed=sampler_seed).sample()

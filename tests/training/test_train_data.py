@@ -251,3 +251,35 @@ def test_sdr_share_extremes_and_checks(ds):
             tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=bad)
     with pytest.raises(ValueError, match="sdr_share"):
         tdata.TrainSet(ds, "conditioned", segment=SEG, seed=13, sdr_share=0.5)
+
+
+def test_sdr_share_mapping_gives_each_query_its_probability(ds):
+    n = 4000
+    share = {"vocals": 0.05, "drums": 0.05, "bass": 0.1, "other": 0.2}
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share=share)
+    base = tdata.TrainSet(ds, "amss", segment=SEG, seed=17)
+    gens = [g.id for g in tdata.sdr_generators("task2")]
+    draws = [ts.draw(0, i) for i in range(n)]
+    for src, gid in zip(SOURCES, gens):
+        expected = share[src] + (1 - 0.4) / 87  # its share, plus Algorithm 1's draw of it outside the shares
+        frac = np.mean([d["generator"] == gid for d in draws])
+        assert abs(frac - expected) < 4 * np.sqrt(expected * (1 - expected) / n), src
+    # outside the shares the item is Algorithm 1's
+    same = sum(base.draw(0, i) == draws[i] for i in range(400))
+    assert 400 * 0.5 < same < 400 * 0.7
+    with pytest.raises(ValueError, match="sdr_share"):
+        tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share={"vocals": 0.5, "drums": 0.5, "bass": 0.1, "other": 0})
+    with pytest.raises(ValueError, match="sdr_share"):
+        tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share={"vocals": 0.1, "drums": 0.1, "bass": 0.1})
+
+
+def test_sdr_share_recipe_key_is_checked():
+    from models import recipes
+
+    assert recipes.recipe_for("amss-net", "paper")["sdr_share"] is None  # Algorithm 1, as the references
+    assert recipes.recipe_for("amss-net-separate", "paper")["sdr_share"] is None
+    ok = {"vocals": 0.1, "drums": 0.1, "bass": 0.1, "other": 0.2}
+    assert recipes.recipe_for("amss-net", "embedded", sdr_share=ok)["sdr_share"] == ok
+    for bad in (1.2, -0.5, True, {"vocals": 0.6, "drums": 0.6, "bass": 0, "other": 0}, {"vocals": 0.1}):
+        with pytest.raises(recipes.RecipeError, match="'sdr_share' must be null"):
+            recipes.recipe_for("amss-net", "embedded", sdr_share=bad)
