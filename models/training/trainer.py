@@ -189,7 +189,7 @@ def _jsonable(obj):
 
 #: recipe keys added after training states were first written, with the behaviour a state without them had: such a
 #: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
-LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry"}
+LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None}
 
 
 def _with_legacy_keys(identity: dict) -> dict:

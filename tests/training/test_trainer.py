@@ -330,3 +330,16 @@ def test_training_states_are_loaded_weights_only(tmp_path):
     back = load_weights_only(good)
     assert np.array_equal(back["rng"][0]["numpy"][1], state["rng"][0]["numpy"][1])
     assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["topk"] == [(0.5, 10, "best.pt")]
+
+
+def test_a_state_written_before_sdr_share_resumes_as_algorithm_1():
+    from models.training import trainer as tr
+
+    recipe = recipes.recipe_for("amss-net-wo-csa", "embedded")
+    assert recipe["sdr_share"] is None
+    new = {"model": "amss-net-wo-csa", "recipe": recipe}
+    old = {"model": "amss-net-wo-csa", "recipe": {k: v for k, v in recipe.items() if k != "sdr_share"}}
+    assert tr._fingerprint(old) != tr._fingerprint(new)
+    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: same draw
+    weighted = {**new, "recipe": {**recipe, "sdr_share": 0.25}}
+    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(weighted)  # refused: another draw
