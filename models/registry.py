@@ -212,7 +212,7 @@ _add("amss-net-wo-csa", "amss", "amss", "amss", "5.2", "AMSS-Net w/o CSA", 4_947
 _add("amss-net-wo-smpocm", "amss", "amss", "amss", "5.2", "AMSS-Net w/o SMPoCM", 2_423_852, dict(variant="wo_smpocm"),
      thesis_params="≈2.4M", also_in=("5.3 w/o SMPoCM",), description="ablation: one tanh-PoCM per decoding block")
 _add("amss-net-separate", "amss", "amss", "separation", "5.2", "AMSS-Net_separate", 4_245_068,
-     dict(variant="full", task_set="task1"),
+     dict(variant="full", task_set="task1"), dict(channels=16),
      description="AMSS-Net trained on the separation task set (task1: 14 separate/mute generators)")
 
 

@@ -11,7 +11,11 @@ No gain scaling, channel swap or polarity flip.
 * ``kind="amss"``: corrected Algorithm 1 on the four segments: a seeded :class:`benchmark.task.aml.Sampler`
   (generator uniform over the task set — 87 for ``task2``, 14 for ``task1`` — then description uniform),
   :func:`benchmark.task.dsp.make_pair` (DSP on the segment only, joint peak normalisation, dereverb swap);
-  condition = the description's token ids (:func:`benchmark.task.aml.encode`).
+  condition = the description's token ids (:func:`benchmark.task.aml.encode`). With the recipe key ``sdr_share``
+  (embedded profile only; None = Algorithm 1 alone) an item's generator is, with that probability, drawn from the
+  four generators of the SDR evaluation queries (:func:`sdr_generators`) instead — uniformly for a number, with each
+  query's own probability for a mapping (:func:`sdr_share_cdf`) — from one more uniform number of the item's
+  generator after the sampler's seed; the items outside the share are Algorithm 1's.
 
 Determinism: an item is addressed by the key ``(epoch, index)`` and all of its randomness comes from
 ``numpy.random.SeedSequence([seed, STREAM_TRAIN, epoch, index])``. It is therefore a pure function of
@@ -171,12 +175,48 @@ def target_cdf(weights: dict) -> np.ndarray:
     return np.cumsum(np.asarray(w, dtype=np.float64) / total)
 
 
+def sdr_generators(task_set: str) -> tuple:
+    """The generators of ``task_set`` behind the four SDR evaluation queries (:data:`benchmark.task.aml.SDR_DESCRIPTIONS`:
+    separate vocals / drums / bass, mute vocals, drums, bass), in that order; the recipe key ``sdr_share`` draws an
+    item's generator uniformly among them (its description uniformly among the generator's descriptions)."""
+    gens = aml.generators(task_set)
+    out = []
+    for d in aml.SDR_DESCRIPTIONS:
+        hits = [g for g in gens if d in g.descriptions]
+        if len(hits) != 1:
+            raise ValueError(f"SDR query {d!r}: expected one generator of {task_set!r} with that description, "
+                             f"found {len(hits)}")
+        out.append(hits[0])
+    return tuple(out)
+
+
+def sdr_share_cdf(share) -> tuple[float, np.ndarray | None]:
+    """(total probability, cumulative probabilities in :data:`SOURCES` order or None) of the recipe key ``sdr_share``:
+    a number in [0, 1] (the four SDR queries' generators drawn uniformly within it) or a mapping naming every source
+    to a probability >= 0, the probabilities summing to at most 1 (source = the SDR task: ``other`` is "mute vocals,
+    drums, bass")."""
+    if isinstance(share, dict):
+        if set(share) != set(SOURCES) or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0
+                                             for v in share.values()):
+            raise ValueError(f"training key 'sdr_share' must map every source ({', '.join(SOURCES)}) to a probability "
+                             f">= 0, got {share!r}")
+        cdf = np.cumsum(np.asarray([float(share[s]) for s in SOURCES], dtype=np.float64))
+        if not cdf[-1] <= 1.0 + 1e-12:
+            raise ValueError(f"training key 'sdr_share': the probabilities must sum to at most 1, got {share!r}")
+        return float(cdf[-1]), cdf
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise ValueError(f"training key 'sdr_share' must be null, a number in [0, 1] or a mapping source -> "
+                         f"probability, got {share!r}")
+    return float(share), None
+
+
 class TrainSet(torch.utils.data.Dataset):
     """Map-style dataset addressed by ``(epoch, index)`` keys (see the module docstring)."""
 
     def __init__(self, dataset, kind: str, *, segment: int, seed: int, source: str | None = None,
                  task_set: str = "task2", peak_mode: str = "signed", epoch_items: int | None = None,
-                 preload="auto", split: str = "train", target_weights: dict | None = None):
+                 preload="auto", split: str = "train", target_weights: dict | None = None,
+                 sdr_share: float | None = None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind == "dedicated" and source not in SOURCES:
@@ -196,6 +236,17 @@ class TrainSet(torch.utils.data.Dataset):
         # conditioned models: cumulative probabilities of drawing each source as the target (None = uniform, the
         # references' draw, which keeps the item stream of a recipe without the key bit-identical)
         self.target_cdf = None if target_weights is None else target_cdf(target_weights)
+        # AMSS models: probability that an item's generator is one of the four SDR queries' generators (None =
+        # Algorithm 1 alone, the references' draw, which keeps the item stream of a recipe without the key
+        # bit-identical)
+        # (a number: the four uniformly; a mapping vocals/drums/bass/other -> probability: each query on its own)
+        self.sdr_share, self.sdr_cdf = None, None
+        if sdr_share is not None:
+            if kind != "amss":
+                raise ValueError(f"training key 'sdr_share' applies to AMSS models only, got {sdr_share!r} for kind "
+                                 f"{kind!r}")
+            self.sdr_share, self.sdr_cdf = sdr_share_cdf(sdr_share)
+        self.sdr_generators = sdr_generators(task_set) if kind == "amss" else ()
 
     def __len__(self) -> int:
         return self.epoch_items
@@ -217,8 +268,20 @@ class TrainSet(torch.utils.data.Dataset):
                 out["target"] = min(int(np.searchsorted(self.target_cdf, rng.random(), side="right")),
                                     len(SOURCES) - 1)
         elif self.kind == "amss":
-            sampler = aml.Sampler(self.task_set, seed=int(rng.integers(0, 2**63 - 1)))
-            g, desc = sampler.sample()
+            sampler_seed = int(rng.integers(0, 2**63 - 1))
+            # sdr_share: one more uniform number after the sampler's seed, so an item outside the share gets the
+            # same generator and description as under Algorithm 1 alone; no draw at all without the key
+            u = None if self.sdr_share is None else rng.random()
+            if u is not None and u < self.sdr_share:
+                pick = random.Random(sampler_seed)
+                if self.sdr_cdf is None:  # a number: the four generators uniformly
+                    g = self.sdr_generators[pick.randint(0, len(self.sdr_generators) - 1)]
+                else:  # a mapping: the generator whose cumulative probability interval holds u
+                    k = min(int(np.searchsorted(self.sdr_cdf, u, side="right")), len(self.sdr_generators) - 1)
+                    g = self.sdr_generators[k]
+                desc = g.descriptions[pick.randint(0, len(g.descriptions) - 1)]
+            else:
+                g, desc = aml.Sampler(self.task_set, seed=sampler_seed).sample()
             out["generator"] = g.id
             out["description"] = desc
         return out

@@ -189,7 +189,7 @@ def _jsonable(obj):
 
 #: recipe keys added after training states were first written, with the behaviour a state without them had: such a
 #: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
-LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry"}
+LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None}
 
 
 def _with_legacy_keys(identity: dict) -> dict:
@@ -312,6 +312,7 @@ class Trainer:
             dataset, self.kind, segment=self.segment, seed=self.seed, source=self.model.config.get("source"),
             task_set=self.task_set or "task2", peak_mode=r["peak_mode"], epoch_items=r["epoch_items"],
             preload=r["preload"], target_weights=r["target_weights"] if self.kind == "conditioned" else None,
+            sdr_share=r["sdr_share"] if self.kind == "amss" else None,
         )
         self.global_batch = int(r["batch_size"])
         if self.global_batch % self.ctx.world_size:

@@ -174,3 +174,112 @@ def test_validation_set_entries_and_baselines(ds):
     assert [e.description for e in a.entries] == [e.description for e in a2.entries]  # fixed across runs
     d = tdata.ValidationSet(ds, "dedicated", source="other", **common)
     assert len(d) == len(ds.tracks("valid")) and d.pair(0)[2] is None
+
+
+def _algorithm_1_draw(ts, epoch: int, index: int) -> dict:
+    """The AMSS item draw as it was before the ``sdr_share`` key, written out: tracks and offsets, then one seed for
+    Algorithm 1's sampler."""
+    rng = tdata.item_rng(ts.seed, epoch, index)
+    tracks, starts = [], []
+    for _ in SOURCES:
+        t = int(rng.integers(0, len(ts.store.tracks)))
+        tracks.append(t)
+        starts.append(int(rng.integers(0, max(1, ts.store.lengths[t] - ts.segment))))
+    g, desc = aml.Sampler(ts.task_set, seed=int(rng.integers(0, 2**63 - 1))).sample()
+    return {"tracks": tracks, "starts": starts, "generator": g.id, "description": desc}
+
+
+@pytest.mark.parametrize("task_set", ["task2", "task1"])
+def test_sdr_share_none_is_algorithm_1_bit_for_bit(ds, task_set):
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=11, task_set=task_set)
+    assert ts.sdr_share is None
+    for i in range(60):
+        assert ts.draw(2, i) == _algorithm_1_draw(ts, 2, i)
+    item = ts[(2, 3)]
+    d = _algorithm_1_draw(ts, 2, 3)
+    stems = np.stack([ts.store.segment(t, j, s, SEG) for j, (t, s) in enumerate(zip(d["tracks"], d["starts"]))])
+    np.testing.assert_array_equal(item["input"].numpy().T, dsp.make_pair(stems, d["description"]).input)
+
+
+def test_sdr_generators_are_the_four_sdr_queries():
+    for task_set in ("task2", "task1"):
+        gens = tdata.sdr_generators(task_set)
+        assert [g.id for g in gens] == ["separate:vocals", "separate:drums", "separate:bass", "mute:vocals+drums+bass"]
+        assert all(d in g.descriptions for d, g in zip(aml.SDR_DESCRIPTIONS, gens))
+
+
+@pytest.mark.parametrize("task_set,share", [("task2", 0.25), ("task1", 0.5)])
+def test_sdr_share_draws_the_sdr_generators_that_often(ds, task_set, share):
+    n = 4000
+    base = tdata.TrainSet(ds, "amss", segment=SEG, seed=13, task_set=task_set)
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=13, task_set=task_set, sdr_share=share)
+    sdr_ids = {g.id for g in tdata.sdr_generators(task_set)}
+    n_gen = len(aml.generators(task_set))
+    draws = [ts.draw(0, i) for i in range(n)]
+    frac = np.mean([d["generator"] in sdr_ids for d in draws])
+    expected = share + (1 - share) * 4 / n_gen  # the share, plus Algorithm 1's own SDR generators outside it
+    assert abs(frac - expected) < 4 * np.sqrt(expected * (1 - expected) / n)  # 4 standard errors
+    # each of the four is drawn about equally often within the share
+    counts = np.array([sum(d["generator"] == g for d in draws) for g in sorted(sdr_ids)])
+    assert counts.min() > 0.7 * counts.mean()
+    # tracks and offsets are Algorithm 1's; the items that differ are all SDR items, and most items are unchanged
+    changed = 0
+    for i in range(400):
+        a, b = base.draw(0, i), draws[i]
+        assert a["tracks"] == b["tracks"] and a["starts"] == b["starts"]
+        if a["generator"] != b["generator"] or a["description"] != b["description"]:
+            changed += 1
+            assert b["generator"] in sdr_ids
+            assert b["description"] in aml.get_generator(b["generator"]).descriptions
+    assert 0 < changed < 400 * (share + 0.1)
+    # a pure function of (seed, epoch, index)
+    again = tdata.TrainSet(ds, "amss", segment=SEG, seed=13, task_set=task_set, sdr_share=share, preload=False)
+    assert [again.draw(0, i) for i in range(50)] == draws[:50]
+    for key in [(0, 1), (1, 7)]:
+        _same(ts[key], again[key])
+
+
+def test_sdr_share_extremes_and_checks(ds):
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=1.0)
+    sdr_ids = {g.id for g in tdata.sdr_generators("task2")}
+    assert all(ts.draw(0, i)["generator"] in sdr_ids for i in range(200))
+    base = tdata.TrainSet(ds, "amss", segment=SEG, seed=13)
+    zero = tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=0)
+    assert [zero.draw(0, i) for i in range(50)] == [base.draw(0, i) for i in range(50)]
+    for bad in (1.5, -0.1, True, "0.5"):
+        with pytest.raises(ValueError, match="sdr_share"):
+            tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=bad)
+    with pytest.raises(ValueError, match="sdr_share"):
+        tdata.TrainSet(ds, "conditioned", segment=SEG, seed=13, sdr_share=0.5)
+
+
+def test_sdr_share_mapping_gives_each_query_its_probability(ds):
+    n = 4000
+    share = {"vocals": 0.05, "drums": 0.05, "bass": 0.1, "other": 0.2}
+    ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share=share)
+    base = tdata.TrainSet(ds, "amss", segment=SEG, seed=17)
+    gens = [g.id for g in tdata.sdr_generators("task2")]
+    draws = [ts.draw(0, i) for i in range(n)]
+    for src, gid in zip(SOURCES, gens):
+        expected = share[src] + (1 - 0.4) / 87  # its share, plus Algorithm 1's draw of it outside the shares
+        frac = np.mean([d["generator"] == gid for d in draws])
+        assert abs(frac - expected) < 4 * np.sqrt(expected * (1 - expected) / n), src
+    # outside the shares the item is Algorithm 1's
+    same = sum(base.draw(0, i) == draws[i] for i in range(400))
+    assert 400 * 0.5 < same < 400 * 0.7
+    with pytest.raises(ValueError, match="sdr_share"):
+        tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share={"vocals": 0.5, "drums": 0.5, "bass": 0.1, "other": 0})
+    with pytest.raises(ValueError, match="sdr_share"):
+        tdata.TrainSet(ds, "amss", segment=SEG, seed=17, sdr_share={"vocals": 0.1, "drums": 0.1, "bass": 0.1})
+
+
+def test_sdr_share_recipe_key_is_checked():
+    from models import recipes
+
+    assert recipes.recipe_for("amss-net", "paper")["sdr_share"] is None  # Algorithm 1, as the references
+    assert recipes.recipe_for("amss-net-separate", "paper")["sdr_share"] is None
+    ok = {"vocals": 0.1, "drums": 0.1, "bass": 0.1, "other": 0.2}
+    assert recipes.recipe_for("amss-net", "embedded", sdr_share=ok)["sdr_share"] == ok
+    for bad in (1.2, -0.5, True, {"vocals": 0.6, "drums": 0.6, "bass": 0, "other": 0}, {"vocals": 0.1}):
+        with pytest.raises(recipes.RecipeError, match="'sdr_share' must be null"):
+            recipes.recipe_for("amss-net", "embedded", sdr_share=bad)

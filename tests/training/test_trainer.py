@@ -273,6 +273,16 @@ def test_recipe_overrides_from_params():
     assert recipes.recipe_for("amss-net", "embedded")["schedule"] == "step"
     sep = recipes.recipe_for("amss-net-separate", "embedded")
     assert sep["schedule"] == "none" and sep["grad_clip"] is None and sep["max_steps"] == 400
+    assert sep["segment"] == 8064 and sep["sdr_share"] == {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
+    # the embedded AMSS models draw the four SDR queries' generators more often than Algorithm 1; their paper recipes
+    # keep Algorithm 1
+    assert recipes.recipe_for("amss-net", "embedded")["sdr_share"] == \
+        {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.15}
+    assert recipes.recipe_for("amss-net", "paper")["sdr_share"] is None
+    assert recipes.recipe_for("amss-net-separate", "paper")["sdr_share"] is None
+    wo_csa = recipes.recipe_for("amss-net-wo-csa", "embedded")
+    assert wo_csa["sdr_share"] == recipes.recipe_for("amss-net", "embedded")["sdr_share"] and wo_csa["max_steps"] == 2000
+    assert recipes.recipe_for("amss-net-wo-csa", "paper")["sdr_share"] is None
     # the FiLM CUNets keep their family's step budget and schedule and override only the target draw (milder than the
     # GPoCM CUNets': other 2.5 of 6, not 4 of 7.5)
     gpocm = recipes.recipe_for("cunet-gpocm", "embedded")
@@ -324,3 +334,16 @@ def test_training_states_are_loaded_weights_only(tmp_path):
     back = load_weights_only(good)
     assert np.array_equal(back["rng"][0]["numpy"][1], state["rng"][0]["numpy"][1])
     assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["topk"] == [(0.5, 10, "best.pt")]
+
+
+def test_a_state_written_before_sdr_share_resumes_as_algorithm_1():
+    from models.training import trainer as tr
+
+    recipe = recipes.recipe_for("amss-net-wo-csa", "embedded")
+    assert recipe["sdr_share"] is None
+    new = {"model": "amss-net-wo-csa", "recipe": recipe}
+    old = {"model": "amss-net-wo-csa", "recipe": {k: v for k, v in recipe.items() if k != "sdr_share"}}
+    assert tr._fingerprint(old) != tr._fingerprint(new)
+    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: same draw
+    weighted = {**new, "recipe": {**recipe, "sdr_share": 0.25}}
+    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(weighted)  # refused: another draw
