@@ -74,3 +74,16 @@ def test_training_tolerances_split_data_from_trajectory(recorded):
     data = copy.deepcopy(rec)
     data["losses"][0] *= 1.001            # the first loss depends on data, init and loss only: never loose
     assert golden.compare_training({"k": rec}, {"k": data}, strict=False)
+
+
+def test_an_update_rewrites_only_the_entries_that_moved(recorded):
+    # the first model keeps its recorded entry unless it is among the changed keys; a new key is added, a key no
+    # longer computed is dropped
+    old = copy.deepcopy(recorded["models"])
+    first, second = sorted(old)[:2]
+    new = {k: {**v, "param_sums": [x + 1e-12 for x in v["param_sums"]]} for k, v in old.items() if k != second}
+    new["new-model@embedded"] = {"params": 1}
+    kept = golden.keep_unchanged(old, new, {"new-model@embedded"})
+    assert kept[first] == old[first] and kept[first] is not new[first]
+    assert kept["new-model@embedded"] == {"params": 1} and second not in kept
+    assert golden.keep_unchanged(old, new, {first})[first] is new[first]

@@ -27,6 +27,10 @@ def _update_golden(args) -> int:
                                                                                        strict=True)
         except ValueError as err:
             log.warning("%s (rewriting it)", err)
+        else:
+            changed = {c.key for c in changes}
+            models = golden.keep_unchanged(old["models"], models, changed)
+            training = golden.keep_unchanged(old["training"], training, changed)
     golden.write(path, models, training)
     print(f"wrote {path.relative_to(root)}: {len(models)} model and {len(training)} training fingerprints; "
           f"{len(changes)} changed: {', '.join(c.key for c in changes) or 'none'}")

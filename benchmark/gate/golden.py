@@ -145,6 +145,13 @@ def compute(names=None, profiles=PROFILES, progress=None) -> dict:
     return out
 
 
+def keep_unchanged(old: dict, new: dict, changed: set[str]) -> dict:
+    """The fingerprints to write: the new entry for every key in ``changed`` or not recorded before, the old entry
+    (byte for byte) for every other key of ``new``; keys no longer computed are dropped. So an update rewrites only
+    what moved beyond its tolerance, and the file's diff shows exactly those entries."""
+    return {k: (new[k] if k in changed or k not in old else old[k]) for k in new}
+
+
 def document(models: dict, training: dict | None = None) -> dict:
     import torch
 

@@ -339,10 +339,10 @@ def test_training_states_are_loaded_weights_only(tmp_path):
 def test_a_state_written_before_sdr_share_resumes_as_algorithm_1():
     from models.training import trainer as tr
 
-    recipe = recipes.recipe_for("amss-net-wo-csa", "embedded")
+    recipe = recipes.recipe_for("amss-net-wo-smpocm", "paper")
     assert recipe["sdr_share"] is None
-    new = {"model": "amss-net-wo-csa", "recipe": recipe}
-    old = {"model": "amss-net-wo-csa", "recipe": {k: v for k, v in recipe.items() if k != "sdr_share"}}
+    new = {"model": "amss-net-wo-smpocm", "recipe": recipe}
+    old = {"model": "amss-net-wo-smpocm", "recipe": {k: v for k, v in recipe.items() if k != "sdr_share"}}
     assert tr._fingerprint(old) != tr._fingerprint(new)
     assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: same draw
     weighted = {**new, "recipe": {**recipe, "sdr_share": 0.25}}
