@@ -26,11 +26,71 @@ def recorded():
 
 
 def test_golden_file_covers_every_registered_model_in_both_profiles(recorded):
-    expected = {f"{n}@{p}" for n in registry.model_names(builtin_only=True) for p in golden.PROFILES}
+    expected = {f"{n}@{p}" for n in golden.model_names() for p in golden.PROFILES}
     assert set(recorded["models"]) == expected, (
         f"golden vectors out of date with the registry: missing {sorted(expected - set(recorded['models']))}, "
         f"extra {sorted(set(recorded['models']) - expected)}")
     assert set(recorded["training"]) == {f"{n}/{s or 'all'}@train" for n, s in golden.TRAIN_RUNS}
+
+
+def test_every_survey_separator_is_fingerprinted_on_a_valid_input(recorded):
+    """The survey's learned separators (registry collection "survey") are covered in both profiles, each on the input
+    the module docstring defines: Wave-U-Net on a multiple of 2^levels, Demucs v2 on a valid length (no padding) with
+    more than one BiLSTM step, DeepConvSep on exactly its window, the others on their embedded training segment."""
+    import torch
+
+    from models import recipes
+
+    survey = registry.model_names(collection="survey")
+    assert len(survey) == 8 and set(survey) <= set(golden.model_names())
+    for name in survey:
+        for profile in golden.PROFILES:
+            rec = recorded["models"].get(f"{name}@{profile}")
+            assert rec is not None, f"{name}@{profile}: no golden vector"
+            torch.manual_seed(golden.GOLDEN_SEED)
+            model = registry.create(name, profile=profile, seed=golden.GOLDEN_SEED)
+            n = rec["input_samples"]
+            assert n == golden.input_samples(model, profile) and rec["shape"][-1] == n
+            assert rec["params"] == model.num_parameters() and rec["layout_sha256"] == golden.layout_digest(model)
+            assert len(rec["rms"]) == max(len(rec["queries"]), 1)
+            cfg = model.config
+            if cfg["arch"] == "deepconvsep":
+                assert n == model.chunk_samples
+            elif profile == "embedded":
+                assert n == (recipes.recipe_for(name, "embedded")["segment"] or model.chunk_samples)
+            elif cfg["arch"] == "waveunet":
+                assert n % 2 ** cfg["levels"] == 0 and n // 2 ** cfg["levels"] >= 2
+            elif cfg["arch"] == "demucs":
+                assert model.valid_length(n) == n and model.valid_length(n - 1) == n
+                steps = 2 * n if cfg["resample"] else n
+                for _ in range(cfg["depth"]):
+                    steps = (steps - cfg["kernel_size"]) // cfg["stride"] + 1
+                assert steps == 2                                   # the BiLSTM's recurrence acts
+    assert "demucs-v2/all@train" in recorded["training"]          # the waveform-loss training path
+
+
+def test_a_planted_bug_in_a_survey_separator_is_caught(recorded, monkeypatch):
+    """Wave-U-Net's decoder up-sampling changed from linear to nearest-neighbour (no parameter changes): the outputs
+    move far beyond the tolerance, against the recorded vector."""
+    import torch.nn.functional as F
+
+    from models.survey import waveunet
+
+    class Nearest:   # torch.nn.functional, with the planted interpolation
+        def __getattr__(self, name):
+            return getattr(F, name)
+
+        @staticmethod
+        def interpolate(x, scale_factor, mode, align_corners):
+            return F.interpolate(x, scale_factor=scale_factor, mode="nearest")
+
+    key = "waveunet@embedded"
+    assert golden.compare_one(key, recorded["models"][key], golden.fingerprint("waveunet", "embedded")) is None
+    monkeypatch.setattr(waveunet, "F", Nearest())
+    changed = golden.compare_one(key, recorded["models"][key], golden.fingerprint("waveunet", "embedded"))
+    assert changed is not None
+    assert any(r.startswith("eval-mode output moved") for r in changed.reasons), changed.reasons
+    assert not any("parameter" in r for r in changed.reasons)
 
 
 def test_every_model_output_matches_its_golden_vector(recorded):

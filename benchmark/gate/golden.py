@@ -1,14 +1,33 @@
 """Golden regression vectors: a small numeric fingerprint of every registered model's output.
 
-For every model of ``models.registry`` in both configurations (``embedded`` and ``paper``), the fingerprint is
-taken from a seeded initialisation (``registry.create(name, profile, seed=GOLDEN_SEED)``) run in eval mode on a
-fixed input:
+For every built-in model of ``models.registry`` — the thesis models and the survey's learned separators
+(:func:`model_names`) — in both configurations (``embedded`` and ``paper``), the fingerprint is taken from a seeded
+initialisation (``registry.create(name, profile, seed=GOLDEN_SEED)``) run in eval mode on a fixed input:
 
 * the input is seeded uniform noise (``torch.Generator().manual_seed(0)``, amplitude ±0.25), stereo, one batch item
-  per query; the embedded configuration gets its full training window, the paper configuration a 16-frame window
-  (every layer runs, at an eighth of the cost of its 128-frame window);
-* queries: dedicated models none; conditioned models every source they separate; AMSS models four queries that
-  cover separation and three different effects (so a wrong token, source or effect embedding changes the output).
+  per query. Its length (:func:`input_samples`):
+
+  - thesis models: the embedded configuration gets its full window hop·(num_frame − 1), the paper configuration a
+    16-frame window (every layer runs, at an eighth of the cost of its 128-frame window);
+  - survey separators, embedded: the training segment of the embedded recipe (``models.recipes``: MMDenseNet /
+    MDenseNet 16 128, Wave-U-Net 16 384, Wavenet separator 4 096, Open-Unmix 4 032, Demucs v2 16 384, Conv-TasNet
+    8 192 samples); DeepConvSep, whose dense layers take exactly ``num_frame`` frames, its window in both
+    configurations (7 424 / 14 848 samples);
+  - survey separators, paper: the shortest input on which every layer runs on more than one position, because the
+    waveform models are expensive at paper size on a CPU (measured, one thread: the Wavenet separator 13.7 s,
+    Conv-TasNet 9.5 s on the thesis models' 16-frame window). Wave-U-Net: 2 · 2^levels = 8 192 samples (it pads to a
+    multiple of 2^levels; two samples reach the bottleneck); Demucs v2: 6 826 samples, its valid length (no padding)
+    with a 2-step BiLSTM bottleneck (on one step the recurrent weights would not act); the Wavenet separator and
+    Conv-TasNet (same-padded convolutions, any length is valid): ``PAPER_WAVE_SAMPLES`` = 2 048; the spectrogram
+    models (MMDenseNet, MDenseNet, Open-Unmix): the 16-frame window, as the thesis models.
+
+  Measured cost of the 16 survey fingerprints (``compute(registry.model_names(collection="survey"))``, one thread,
+  on the shared 2-core VM): 10.7-11.7 s unpinned (as in ``make test``), 13.5-13.7 s with the pinned numerics; of it
+  Demucs v2 at paper size 5.2 s (1.8 s initialising and 2.3 s summing its 265.7 M parameters), the Wavenet separator
+  at paper size 1.9 s, Conv-TasNet 1.0 s, every embedded configuration ≤ 0.2 s;
+* queries: dedicated models none; conditioned models (multi-output survey separators included) every source they
+  separate; AMSS models four queries that cover separation and three different effects (so a wrong token, source or
+  effect embedding, or a multi-output model's wrong output, changes the output).
 
 What is stored (``tests/golden/models.json``, readable JSON, no pickles): the parameter count, a SHA-256 of the
 parameters' names and shapes (exact), the sum and the sum of squares of the seeded initial parameters, the output
@@ -22,7 +41,14 @@ to ``OUTPUT_RTOL`` of the output's RMS. Measured between ATen's default and AVX2
 is ten times that, and still catches any change of a layer, an initialisation, a condition or the STFT, which move
 outputs by percents. Batch-statistics outputs divide by small batch variances and spread more between kernels
 (measured up to 8.4e-4 of the RMS, ``u17-tfc-sampling-o@paper``): ``TRAIN_OUTPUT_RTOL`` = 1e-2; a bug around a
-BatchNorm moves them by their whole size.
+BatchNorm moves them by their whole size. The survey separators' 16 fingerprints spread less: between the pinned
+numerics (the recorded file) and this VM's native AVX-512 paths at most 5.3e-6 of the RMS in eval mode and 3.7e-6
+with batch statistics (both ``mmdensenet@paper``), parameter sums equal to 12 digits; ``ATEN_CPU_CAPABILITY=avx2``
+alone changes none of their values (their convolutions and matrix products go through oneDNN / MKL, not ATen's
+vectorised kernels), and two fresh processes with the same numerics give identical files. A few survey outputs are
+exactly zero at initialisation (ReLU outputs): one channel of ``mmdensenet``'s eval-mode output in both profiles
+(not with batch statistics) and the fourth output (``other``) of ``deepconvsep@embedded`` in both passes; the other
+items and channels, the parameter sums and the layout still cover those networks.
 
 **Training fingerprints** (same file, ``training``): ``TRAIN_STEPS`` steps of the real trainer with the embedded
 recipe on a tiny seeded dataset, one run per training code path (``TRAIN_RUNS``): a planted bug in data loading,
@@ -44,6 +70,7 @@ GOLDEN_VERSION = 2
 GOLDEN_SEED = 0
 N_SAMPLES = 128
 PAPER_FRAMES = 16
+PAPER_WAVE_SAMPLES = 2048  # Wavenet separator and Conv-TasNet, paper configuration (see the module docstring)
 OUTPUT_RTOL = 2e-4  # of the output's RMS, per compared value (10x the measured cross-kernel spread)
 TRAIN_OUTPUT_RTOL = 1e-2  # batch-statistics outputs: 12x the measured cross-kernel spread (8.4e-4)
 PARAM_RTOL = 1e-5
@@ -64,11 +91,43 @@ def _queries(model) -> list:
     return supported[:4]
 
 
+def model_names() -> list[str]:
+    """The models with golden fingerprints: the thesis models, then the survey's learned separators (built-in registry
+    entries only, not out-of-tree registrations)."""
+    from models import registry
+
+    return registry.model_names(builtin_only=True) + registry.model_names(collection="survey")
+
+
+def input_samples(model, profile: str) -> int:
+    """Length (samples) of the fixed input of ``model`` in ``profile`` (see the module docstring)."""
+    cfg = model.config
+    window = model.chunk_samples                                   # hop · (num_frame − 1)
+    if getattr(model.info, "collection", "thesis") != "survey":
+        return window if profile == "embedded" else cfg["hop_length"] * (PAPER_FRAMES - 1)
+    if getattr(model, "time_multiple", None) == cfg.get("num_frame"):
+        return window                                              # DeepConvSep: exactly one window, no other length
+    if profile == "embedded":
+        from models import recipes
+
+        return int(recipes.recipe_for(model.name, "embedded")["segment"] or window)   # its training segment
+    arch = cfg["arch"]
+    if arch == "waveunet":                                         # padded to a multiple of 2^levels: two samples
+        return 2 * 2 ** cfg["levels"]                              # at the bottleneck
+    if arch == "demucs":                                           # the valid length with a 2-step BiLSTM bottleneck
+        n = 2
+        for _ in range(cfg["depth"]):
+            n = (n - 1) * cfg["stride"] + cfg["kernel_size"]
+        return math.ceil(n / 2) if cfg["resample"] else n
+    if arch in ("wavenet", "convtasnet"):
+        return PAPER_WAVE_SAMPLES
+    return cfg["hop_length"] * (PAPER_FRAMES - 1)                  # spectrogram models, as the thesis models
+
+
 def _input(model, profile: str, batch: int):
     import torch
 
-    frames = model.config["num_frame"] if profile == "embedded" else PAPER_FRAMES
-    n = model.config["hop_length"] * (frames - 1)
+    n = input_samples(model, profile)
     g = torch.Generator().manual_seed(0)
     one = (torch.rand(1, 2, n, generator=g, dtype=torch.float32) - 0.5) * 0.5
     return one.expand(batch, 2, n).contiguous()
@@ -133,9 +192,7 @@ def fingerprint(name: str, profile: str) -> dict:
 
 
 def compute(names=None, profiles=PROFILES, progress=None) -> dict:
-    from models import registry
-
-    names = list(names or registry.model_names(builtin_only=True))  # the suite's own models, not out-of-tree ones
+    names = list(names or model_names())  # the suite's own models, not out-of-tree ones
     out = {}
     for profile in profiles:
         for name in names:
@@ -245,8 +302,12 @@ def compare(old_models: dict, new_models: dict, rtol: float = OUTPUT_RTOL) -> li
 
 # ------------------------------------------------------------------------------------------- training trajectories
 #: one short training run per training code path: dedicated (masking, one stem), conditioned CUNet, AMSS on the
-#: whole AML (Algorithm 1 with SoX), AMSS on the four separation tasks
-TRAIN_RUNS = (("u7-dme", "vocals"), ("cunet-gpocm", None), ("amss-net", None), ("amss-net-separate", None))
+#: whole AML (Algorithm 1 with SoX), AMSS on the four separation tasks, and a waveform-domain survey separator
+#: (``representation == "wave"``: the trainer's loss is a waveform MSE with no STFT; Demucs v2, multi-output with a
+#: source-index condition, the cheapest of the four waveform models: 0.5 s against 2.5-4 s; between the pinned and
+#: the native numerics its losses and best L1 are equal to 9 digits, its trained weight sums within 3.2e-9)
+TRAIN_RUNS = (("u7-dme", "vocals"), ("cunet-gpocm", None), ("amss-net", None), ("amss-net-separate", None),
+              ("demucs-v2", None))
 TRAIN_STEPS = 4
 TRAIN_SEED = 2020
 DATA_RTOL = 1e-5
