@@ -65,20 +65,25 @@ def _vml_calls(lib: Path, what: str, tmp_path: Path) -> dict:
     return calls
 
 
-def test_the_tripwire_sees_vml(tripwire, tmp_path):
-    """A direct torch.sqrt on a CPU tensor goes through VML: the tripwire must see it (else the tests below prove
-    nothing on this build of PyTorch)."""
-    calls = _vml_calls(tripwire, "vml", tmp_path)
-    if not calls:
+@pytest.fixture(scope="module")
+def probe(tripwire, tmp_path_factory):
+    """The tripwire's record of a direct torch.sqrt on a CPU tensor, which goes through VML (taken once per module
+    and worker: each probe is a fresh interpreter importing torch)."""
+    return _vml_calls(tripwire, "vml", tmp_path_factory.mktemp("probe"))
+
+
+def test_the_tripwire_sees_vml(probe):
+    """The tripwire must see the probe's VML call (else the tests below prove nothing on this build of PyTorch)."""
+    if not probe:
         pytest.skip("this PyTorch build does not call MKL's vector math through its PLT (nothing to trace)")
-    assert calls == {"vmsSqrt": 1}
+    assert probe == {"vmsSqrt": 1}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["u7-cme-tanh/vocals", "u9l-tfc-tdf/vocals", "cunet-film/all",
                                  "lasaft-gpocm-net12/all", "amss-net/all", "umx/vocals", "demucs-v2/all",
                                  "conv-tasnet/all", "metrics"])
-def test_training_inference_and_metrics_call_no_vml(tripwire, tmp_path, run):
-    if not _vml_calls(tripwire, "vml", tmp_path):
+def test_training_inference_and_metrics_call_no_vml(tripwire, probe, tmp_path, run):
+    if not probe:
         pytest.skip("this PyTorch build does not call MKL's vector math through its PLT (nothing to trace)")
     assert _vml_calls(tripwire, run, tmp_path) == {}, f"{run} calls MKL's vector math (see models/portable.py)"
