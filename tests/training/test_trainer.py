@@ -261,6 +261,11 @@ def test_every_registered_model_has_a_recipe():
     assert (paper["lr"], paper["batch_size"], paper["valid_every_epochs"], paper["early_stop_patience"]) == \
         (1e-4, 16, 10, 40)
     assert recipes.recipe_for("lasaft-gpocm-net12", "paper")["schedule"] == "plateau"
+    # embedded Net_12: 16 channels (registry) and 1 800 steps with the lr x 0.1 from 75 %, the uniform target draw
+    net12 = recipes.recipe_for("lasaft-gpocm-net12", "embedded")
+    assert (net12["max_steps"], net12["schedule"], net12["step_at"], net12["target_weights"]) == (1800, "step", 0.75, None)
+    assert registry.create("lasaft-gpocm-net12", profile="embedded", init=False).config["channels"] == 16
+    assert registry.create("lasaft-gpocm-net12", profile="paper", init=False).config["channels"] == 24
 
 
 def test_recipe_overrides_from_params():
