@@ -306,6 +306,41 @@ class RecipeError(ValueError):
     """A recipe key or value is not valid (the message names the key and its origin)."""
 
 
+def _number(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float))
+
+
+def target_weights_problem(weights) -> str | None:
+    """What is wrong with a non-null ``target_weights`` value (a mapping naming every source to a weight >= 0, not all
+    0), or None. Shared by :func:`validate` and ``models.training.data.target_cdf``."""
+    from benchmark.base.constants import SOURCES
+
+    if (not isinstance(weights, dict) or set(weights) != set(SOURCES)
+            or any(not _number(v) or not v >= 0 for v in weights.values()) or not sum(weights.values()) > 0):
+        return (f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) to a weight "
+                f">= 0, not all 0; got {weights!r}")
+    return None
+
+
+def sdr_share_problem(share) -> str | None:
+    """What is wrong with a non-null ``sdr_share`` value (a number in [0, 1], or a mapping naming every source to a
+    probability >= 0, summing to at most 1), or None. Shared by :func:`validate` and
+    ``models.training.data.sdr_share_cdf``."""
+    from benchmark.base.constants import SOURCES
+
+    def prob(v):
+        return _number(v) and 0 <= v <= 1
+
+    if isinstance(share, dict):
+        ok = set(share) == set(SOURCES) and all(prob(v) for v in share.values()) and sum(share.values()) <= 1 + 1e-12
+    else:
+        ok = prob(share)
+    if not ok:
+        return (f"training key 'sdr_share' must be null, a number in [0, 1] or map every source "
+                f"({', '.join(SOURCES)}) to a probability >= 0 summing to at most 1; got {share!r}")
+    return None
+
+
 #: registry name or alias -> (registry name, recipe family), filled by the registry (:func:`register_model`)
 _MODELS: dict[str, tuple[str, str]] = {}
 
@@ -415,29 +450,9 @@ def validate(recipe: dict) -> dict:
     if not 0.0 < float(recipe["step_at"]) <= 1.0 or not 0.0 < float(recipe["step_factor"]) <= 1.0:
         raise RecipeError(f"training keys 'step_at' and 'step_factor' must be in (0, 1], got {recipe['step_at']!r} and "
                           f"{recipe['step_factor']!r}")
-    tw = recipe["target_weights"]
-    if tw is not None:
-        from benchmark.base.constants import SOURCES
-
-        if (not isinstance(tw, dict) or set(tw) != set(SOURCES)
-                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in tw.values())
-                or not sum(tw.values()) > 0):
-            raise RecipeError(f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) "
-                              f"to a weight >= 0, not all 0; got {tw!r}")
-    share = recipe["sdr_share"]
-    if share is not None:
-        from benchmark.base.constants import SOURCES
-
-        def prob(v):
-            return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= 1
-
-        if isinstance(share, dict):
-            ok = set(share) == set(SOURCES) and all(prob(v) for v in share.values()) and sum(share.values()) <= 1
-        else:
-            ok = prob(share)
-        if not ok:
-            raise RecipeError(f"training key 'sdr_share' must be null, a number in [0, 1] or map every source "
-                              f"({', '.join(SOURCES)}) to a probability >= 0 summing to at most 1; got {share!r}")
+    for key, problem in (("target_weights", target_weights_problem), ("sdr_share", sdr_share_problem)):
+        if recipe[key] is not None and (msg := problem(recipe[key])):
+            raise RecipeError(msg)
     if not float(recipe["lr"]) > 0:
         raise RecipeError(f"training key 'lr' must be > 0, got {recipe['lr']!r}")
     return recipe

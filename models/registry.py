@@ -316,7 +316,7 @@ def _loaded() -> None:
 
 
 def model_names(*, builtin_only: bool = False, collection: str | None = None) -> list[str]:
-    """Registry names; ``builtin_only``: the thesis models alone (the regression gate's golden fingerprints);
+    """Registry names; ``builtin_only``: the thesis models alone (the golden fingerprints add the survey collection);
     ``collection``: the built-in entries of one collection ("thesis" | "survey")."""
     if builtin_only:
         return [n for n in _ENTRIES if n in THESIS]

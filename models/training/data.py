@@ -60,6 +60,7 @@ import torch
 
 from benchmark.task import aml, dsp
 from benchmark.base.constants import SOURCES, SR
+from models import recipes
 
 log = logging.getLogger("amss_bench.training.data")
 
@@ -160,19 +161,10 @@ def nominal_epoch_items(lengths: Sequence[int], segment: int, kind: str) -> int:
 def target_cdf(weights: dict) -> np.ndarray:
     """Cumulative target probabilities (float64, in :data:`SOURCES` order) of the recipe key ``target_weights``:
     a mapping source -> non-negative weight naming every source, normalised to sum 1."""
-    if not isinstance(weights, dict) or set(weights) != set(SOURCES):
-        raise ValueError(f"training key 'target_weights' must map every source ({', '.join(SOURCES)}) to a weight, "
-                         f"got {weights!r}")
-    w = []
-    for s in SOURCES:
-        v = weights[s]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-            raise ValueError(f"training key 'target_weights': weight of {s!r} must be a number >= 0, got {v!r}")
-        w.append(float(v))
-    total = sum(w)
-    if not total > 0:
-        raise ValueError(f"training key 'target_weights': the weights must not all be 0, got {weights!r}")
-    return np.cumsum(np.asarray(w, dtype=np.float64) / total)
+    if msg := recipes.target_weights_problem(weights):
+        raise ValueError(msg)
+    w = [float(weights[s]) for s in SOURCES]
+    return np.cumsum(np.asarray(w, dtype=np.float64) / sum(w))
 
 
 def sdr_generators(task_set: str) -> tuple:
@@ -195,18 +187,11 @@ def sdr_share_cdf(share) -> tuple[float, np.ndarray | None]:
     a number in [0, 1] (the four SDR queries' generators drawn uniformly within it) or a mapping naming every source
     to a probability >= 0, the probabilities summing to at most 1 (source = the SDR task: ``other`` is "mute vocals,
     drums, bass")."""
+    if msg := recipes.sdr_share_problem(share):
+        raise ValueError(msg)
     if isinstance(share, dict):
-        if set(share) != set(SOURCES) or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0
-                                             for v in share.values()):
-            raise ValueError(f"training key 'sdr_share' must map every source ({', '.join(SOURCES)}) to a probability "
-                             f">= 0, got {share!r}")
         cdf = np.cumsum(np.asarray([float(share[s]) for s in SOURCES], dtype=np.float64))
-        if not cdf[-1] <= 1.0 + 1e-12:
-            raise ValueError(f"training key 'sdr_share': the probabilities must sum to at most 1, got {share!r}")
         return float(cdf[-1]), cdf
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-        raise ValueError(f"training key 'sdr_share' must be null, a number in [0, 1] or a mapping source -> "
-                         f"probability, got {share!r}")
     return float(share), None
 
 
@@ -240,13 +225,13 @@ class TrainSet(torch.utils.data.Dataset):
         # Algorithm 1 alone, the references' draw, which keeps the item stream of a recipe without the key
         # bit-identical)
         # (a number: the four uniformly; a mapping vocals/drums/bass/other -> probability: each query on its own)
-        self.sdr_share, self.sdr_cdf = None, None
+        self.sdr_share, self.sdr_cdf, self.sdr_generators = None, None, ()
         if sdr_share is not None:
             if kind != "amss":
                 raise ValueError(f"training key 'sdr_share' applies to AMSS models only, got {sdr_share!r} for kind "
                                  f"{kind!r}")
             self.sdr_share, self.sdr_cdf = sdr_share_cdf(sdr_share)
-        self.sdr_generators = sdr_generators(task_set) if kind == "amss" else ()
+            self.sdr_generators = sdr_generators(task_set)
 
     def __len__(self) -> int:
         return self.epoch_items

@@ -283,3 +283,36 @@ def test_sdr_share_recipe_key_is_checked():
     for bad in (1.2, -0.5, True, {"vocals": 0.6, "drums": 0.6, "bass": 0, "other": 0}, {"vocals": 0.1}):
         with pytest.raises(recipes.RecipeError, match="'sdr_share' must be null"):
             recipes.recipe_for("amss-net", "embedded", sdr_share=bad)
+
+
+@pytest.mark.parametrize("key, values", [
+    ("sdr_share", (0, 0.3, 1, 1.2, -0.5, True, "0.5", None, {"vocals": 0.1, "drums": 0.1, "bass": 0.1, "other": 0.2},
+                   {"vocals": 0.1, "drums": 0.2, "bass": 0.3, "other": 0.4}, {"vocals": 0.6, "drums": 0.6, "bass": 0,
+                                                                              "other": 0}, {"vocals": 0.1})),
+    ("target_weights", ({"vocals": 1, "drums": 1, "bass": 2, "other": 4}, {"vocals": 0, "drums": 0, "bass": 0, "other": 0},
+                        {"vocals": -1, "drums": 1, "bass": 1, "other": 1}, {"vocals": 1}, [1, 1, 1, 1], 0.5,
+                        {"vocals": True, "drums": 1, "bass": 1, "other": 1})),
+])
+def test_recipe_check_and_training_data_accept_the_same_values(key, values):
+    """The recipe's check (at configuration time) and the training data's (at run time) agree on every value."""
+    from models import recipes
+
+    for v in values:
+        if v is None:
+            continue  # null = the key unset, valid in both
+        try:
+            recipes.recipe_for("amss-net" if key == "sdr_share" else "cunet-gpocm", "embedded", **{key: v})
+            recipe_ok = True
+        except recipes.RecipeError:
+            recipe_ok = False
+        try:
+            (tdata.sdr_share_cdf if key == "sdr_share" else tdata.target_cdf)(v)
+            data_ok = True
+        except ValueError:
+            data_ok = False
+        assert recipe_ok == data_ok, (key, v)
+
+
+def test_sdr_generators_only_for_a_set_sdr_share(ds):
+    assert tdata.TrainSet(ds, "amss", segment=SEG, seed=13).sdr_generators == ()
+    assert len(tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=0.2).sdr_generators) == 4
