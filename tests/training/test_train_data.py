@@ -313,6 +313,20 @@ def test_recipe_check_and_training_data_accept_the_same_values(key, values):
         assert recipe_ok == data_ok, (key, v)
 
 
+def test_sdr_share_mapping_sum_allows_float_rounding_only():
+    """A mapping meant to sum to 1 whose float sum rounds just above it is accepted (and never draws an edit); one
+    that really exceeds 1 is not."""
+    from models import recipes
+
+    rounding = {"vocals": 0.05, "drums": 0.55, "bass": 0.3, "other": 0.1}
+    assert sum(rounding.values()) > 1  # 1.0000000000000002
+    assert recipes.sdr_share_problem(rounding) is None
+    total, cdf = tdata.sdr_share_cdf(rounding)
+    assert cdf[-1] == total and total > 1
+    over = {"vocals": 0.05, "drums": 0.55, "bass": 0.3, "other": 0.101}
+    assert "summing to at most 1" in recipes.sdr_share_problem(over)
+
+
 def test_sdr_generators_only_for_a_set_sdr_share(ds):
     assert tdata.TrainSet(ds, "amss", segment=SEG, seed=13).sdr_generators == ()
     assert len(tdata.TrainSet(ds, "amss", segment=SEG, seed=13, sdr_share=0.2).sdr_generators) == 4

@@ -281,12 +281,15 @@ def test_recipe_overrides_from_params():
     assert sep["segment"] == 8064 and sep["sdr_share"] == {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
     # the embedded AMSS models draw the four SDR queries' generators more often than Algorithm 1; their paper recipes
     # keep Algorithm 1
-    assert recipes.recipe_for("amss-net", "embedded")["sdr_share"] == \
-        {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.15}
+    heavy = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
+    for name in ("amss-net", "amss-net-wo-smpocm"):
+        amss = recipes.recipe_for(name, "embedded")
+        assert amss["sdr_share"] == heavy and amss["max_steps"] == 2400 and amss["step_at"] == 0.75, name
     assert recipes.recipe_for("amss-net", "paper")["sdr_share"] is None
     assert recipes.recipe_for("amss-net-separate", "paper")["sdr_share"] is None
     wo_csa = recipes.recipe_for("amss-net-wo-csa", "embedded")
-    assert wo_csa["sdr_share"] == recipes.recipe_for("amss-net", "embedded")["sdr_share"] and wo_csa["max_steps"] == 2000
+    assert wo_csa["sdr_share"] == {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.15}
+    assert wo_csa["max_steps"] == 2000
     assert recipes.recipe_for("amss-net-wo-csa", "paper")["sdr_share"] is None
     # the FiLM CUNets keep their family's step budget and schedule and override only the target draw (milder than the
     # GPoCM CUNets': other 2.5 of 6, not 4 of 7.5)
