@@ -278,10 +278,10 @@ def test_recipe_overrides_from_params():
     assert recipes.recipe_for("amss-net", "embedded")["schedule"] == "step"
     sep = recipes.recipe_for("amss-net-separate", "embedded")
     assert sep["schedule"] == "none" and sep["grad_clip"] is None and sep["max_steps"] == 400
-    assert sep["segment"] == 8064 and sep["sdr_share"] == {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
+    heavy = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
+    assert sep["segment"] == 8064 and sep["sdr_share"] == heavy
     # the embedded AMSS models draw the four SDR queries' generators more often than Algorithm 1; their paper recipes
     # keep Algorithm 1
-    heavy = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
     for name in ("amss-net", "amss-net-wo-smpocm"):
         amss = recipes.recipe_for(name, "embedded")
         assert amss["sdr_share"] == heavy and amss["max_steps"] == 2400 and amss["step_at"] == 0.75, name
