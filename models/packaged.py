@@ -127,6 +127,40 @@ class OpenUnmix(SingleSourceQueries, AudioModel):
         self.output_scale = nn.Parameter(torch.ones(self.nb_output_bins))
         self.output_mean = nn.Parameter(torch.ones(self.nb_output_bins))
 
+    @torch.no_grad()
+    def fit_input_statistics(self, mixtures) -> dict:
+        """Set the input standardisation from training mixtures, as the openunmix training script does before
+        training (``get_statistics``): the mean and standard deviation (population, sklearn's ``StandardScaler``)
+        of every frequency bin of the channel-averaged magnitude frames of the whole tracks, the deviation floored
+        at 1e-4 × its largest value; ``input_mean`` = −mean and ``input_scale`` = 1 / deviation over the first
+        ``max_bin`` bins. ``mixtures``: an iterable of (N, 2) float32 arrays, one per track. Every sum is
+        ``math.fsum`` (exactly rounded, so independent of the CPU's vector width; the squares of float32 magnitudes
+        are exact in float64) and every square root ``math.sqrt``; the result is rounded once to float32.
+        Returns {frames, mean, std} as lists."""
+        sums: list[list[float]] = [[] for _ in range(self.nb_output_bins)]
+        squares: list[list[float]] = [[] for _ in range(self.nb_output_bins)]
+        frames = 0
+        for mix in mixtures:
+            wave = torch.as_tensor(mix, dtype=torch.float32).T.unsqueeze(0)  # (1, 2, N)
+            mag = self.stft.magnitude(wave)[0].mean(0).to(torch.float64).numpy()  # (T, F), mono as the package's
+            for f in range(self.nb_output_bins):
+                column = mag[:, f].tolist()
+                sums[f].append(math.fsum(column))
+                squares[f].append(math.fsum(v * v for v in column))
+            frames += mag.shape[0]
+        if frames == 0:
+            raise ValueError("Open-Unmix input statistics: no training frames (the train split is empty)")
+        mean = [math.fsum(s) / frames for s in sums]
+        std = [math.sqrt(max(0.0, math.fsum(q) / frames - m * m)) for q, m in zip(squares, mean)]
+        floor = 1e-4 * max(std)
+        std = [max(v, floor) for v in std]
+        if floor == 0.0:
+            raise ValueError("Open-Unmix input statistics: the training mixtures are silent")
+        nb = self.nb_bins
+        self.input_mean.copy_(torch.tensor([-m for m in mean[:nb]], dtype=torch.float64).to(torch.float32))
+        self.input_scale.copy_(torch.tensor([1.0 / v for v in std[:nb]], dtype=torch.float64).to(torch.float32))
+        return {"frames": frames, "mean": mean, "std": std}
+
     def estimate(self, spec: torch.Tensor, cond=None) -> torch.Tensor:
         """(B, 2, T, F) mixture magnitude -> (B, 2, T, F) target magnitude (the package's forward on
         (B, 2, F, T))."""

@@ -57,6 +57,9 @@ DEFAULTS: dict = {
     "preload": "auto",  # keep the training stems in memory: auto (if < 1 GiB) | true | false
     "target_weights": None,  # conditioned models: {vocals: w, drums: w, bass: w, other: w}, how often each source is
     #                          drawn as the target (None = uniform, the references)
+    "input_stats": False,  # models with fit_input_statistics (Open-Unmix): set the input standardisation from the
+    #                        training mixtures' magnitude statistics before the first step (the openunmix training
+    #                        script's get_statistics); False = the module's zero mean / unit scale
     "sdr_share": None,  # AMSS models: probability that an item's generator is one of the four SDR queries'
     #                     (separate vocals / drums / bass, mute vocals, drums, bass), else Algorithm 1 (None = Algorithm
     #                     1 alone, the references); a number (the four uniformly) or {vocals: p, drums: p, bass: p,
@@ -131,6 +134,8 @@ _AMSS_SDR_SHARE = {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.1
 #: the heavier draw: the four SDR queries' generators in 55 % of the items (other 25 %, bass 15 %, vocals 10 %, drums
 #: 5 %); AMSS-Net_separate (the rest uniform over its 14 task1 generators), AMSS-Net and w/o SMPoCM (the rest Algorithm 1)
 _AMSS_HEAVY_SDR_SHARE = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
+#: AMSS-Net's and w/o SMPoCM's embedded recipe: the heavier draw for 2 400 steps (the family's lr × 0.1 from step 1 800)
+_AMSS_HEAVY_RECIPE = dict(sdr_share=_AMSS_HEAVY_SDR_SHARE, max_steps=2400)
 
 #: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
 RECIPES: dict[str, dict[str, dict]] = {
@@ -232,13 +237,15 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
     # The survey's separators (models/packaged.py). Paper: the packages' published training recipes, batch and segment
     # as published (Open-Unmix: Adam 1e-3, weight decay 1e-5, batch 16, 6-s excerpts, ReduceLROnPlateau x0.3 after
-    # 80 epochs, early stop 140; Demucs v2 and Conv-TasNet as trained in Defossez et al. 2019: Adam 3e-4, batch 64,
+    # 80 epochs, early stop 140, input standardisation from the training set's statistics; Demucs v2 and Conv-TasNet as trained in Defossez et al. 2019: Adam 3e-4, batch 64,
     # 8-s excerpts, 180 / 360 epochs). Their losses (UMX: MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet:
     # SI-SNR on waveforms) differ from the trainer's MSE (docs/models.md, "The survey's learned separators").
     "umx": {
         "paper": dict(optimizer="adam", lr=1e-3, weight_decay=1e-5, batch_size=16, segment=264_600, max_epochs=1000,
                       schedule="plateau", plateau_factor=0.3, plateau_patience_epochs=80, early_stop_patience=140,
-                      valid_every_epochs=1, keep_top_k=3, num_workers=8, **_PAPER_VALID),
+                      valid_every_epochs=1, keep_top_k=3, num_workers=8, input_stats=True, **_PAPER_VALID),
+        # embedded: without the input statistics; with them `other` went from 1.007 to 1.08-1.33 x silence at lr
+        # 1e-3 to 5e-3 (docs/training.md, "The `other` task of Open-Unmix, ...")
         "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
     },
     "demucs": {
@@ -271,15 +278,16 @@ MODEL_RECIPES: dict[str, dict[str, dict]] = {
     # 2021); the heavier draw for 2 400 steps (lr x 0.1 from step 1 800) clears it for seeds 2019 / 2020 / 2021
     # (other 1.03 / 1.05 / 1.08 dB, validation 0.909 / 0.905 / 0.929 x identity); 1 600 and 2 000 steps did not
     # (docs/training.md, "Seed robustness of the AMSS and FiLM recipes")
-    "amss-net": {"embedded": dict(sdr_share=_AMSS_HEAVY_SDR_SHARE, max_steps=2400)},
-    # AMSS-Net w/o CSA: the same draw for 1 600 steps missed both lines (validation 0.956 x identity, other 0.998 dB);
-    # 2 000 steps (lr x 0.1 from step 1 500): 3.56 / 3.19 / 1.13 / 1.08 dB, validation 0.926 (docs/training.md)
+    "amss-net": {"embedded": dict(_AMSS_HEAVY_RECIPE)},
+    # AMSS-Net w/o CSA: the lighter draw (_AMSS_SDR_SHARE, AMSS-Net's earlier recipe) for 1 600 steps missed both lines
+    # (validation 0.956 x identity, other 0.998 dB); 2 000 steps (lr x 0.1 from step 1 500): 3.56 / 3.19 / 1.13 /
+    # 1.08 dB, validation 0.926 (docs/training.md)
     "amss-net-wo-csa": {"embedded": dict(sdr_share=_AMSS_SDR_SHARE, max_steps=2000)},
     # AMSS-Net w/o SMPoCM: with AMSS-Net's draw its bass and `other` stayed below 1 dB at 1 600-2 400 steps, 16 channels
     # or 32-frame segments (best minimum 0.56 dB). The heavier draw for 2 400 steps (lr x 0.1 from step 1 800):
     # 2.80 / 2.46 / 1.86 / 1.15 dB, validation 0.949 x identity (2 000 steps: other 1.02 dB but validation 0.956)
     # (docs/training.md, "The AMSS models' separation queries")
-    "amss-net-wo-smpocm": {"embedded": dict(sdr_share=_AMSS_HEAVY_SDR_SHARE, max_steps=2400)},
+    "amss-net-wo-smpocm": {"embedded": dict(_AMSS_HEAVY_RECIPE)},
     # the FiLM CUNets (embedded: 24 channels, no condition-generator dropout, registry) leave the silence level within
     # 600 constant-lr steps (cunet-film seeds 2019 / 2020 / 2021: 0.847 / 0.893 / 0.852 × silence; docs/training.md,
     # "The embedded CUNet configurations"), but with the uniform draw bass and other stayed below 1 dB test SDR
@@ -444,6 +452,8 @@ def validate(recipe: dict) -> dict:
     choice("peak_mode", ("signed", "abs"))
     choice("valid_scheme", ("suite", "reference"))
     choice("valid_weighting", ("entry", "window"))
+    if not isinstance(recipe["input_stats"], bool):
+        raise RecipeError(f"training key 'input_stats' must be true or false, got {recipe['input_stats']!r}")
     for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
         if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
             raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")

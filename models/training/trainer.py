@@ -189,7 +189,7 @@ def _jsonable(obj):
 
 #: recipe keys added after training states were first written, with the behaviour a state without them had: such a
 #: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
-LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None}
+LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None, "input_stats": False}
 
 
 def _with_legacy_keys(identity: dict) -> dict:
@@ -314,6 +314,8 @@ class Trainer:
             preload=r["preload"], target_weights=r["target_weights"] if self.kind == "conditioned" else None,
             sdr_share=r["sdr_share"] if self.kind == "amss" else None,
         )
+        if r["input_stats"]:
+            self._fit_input_statistics()
         self.global_batch = int(r["batch_size"])
         if self.global_batch % self.ctx.world_size:
             raise TrainingError(f"batch_size {self.global_batch} (effective batch) is not divisible by the "
@@ -347,6 +349,21 @@ class Trainer:
         }
 
     # ------------------------------------------------------------------------------------------ set-up
+    def _fit_input_statistics(self) -> None:
+        """Recipe key ``input_stats``: the model's input standardisation from the training split's mixtures (the
+        sum of each track's stems), before the first step; a checkpoint restores the fitted values on resume."""
+        fit = getattr(self.model, "fit_input_statistics", None)
+        if fit is None:
+            raise TrainingError(f"model {self.model_name!r}: the recipe sets input_stats, but "
+                                f"{type(self.model).__name__} has no input statistics to fit (fit_input_statistics)")
+        store = self.trainset.store
+        mixtures = ((store.preloaded[i] if store.preloaded is not None else
+                     np.asarray(self.dataset.stems(t), dtype=np.float32)).sum(0, dtype=np.float32)
+                    for i, t in enumerate(store.tracks))
+        stats = fit(mixtures)
+        log.info("input statistics of %s from %d training tracks (%d frames)", self.model_name, len(store.tracks),
+                 stats["frames"])
+
     def _build(self) -> None:
         r = self.recipe
         model = self.model

@@ -185,3 +185,44 @@ def test_queries():
         u.condition_for("separate vocals")
     with pytest.raises(ValueError, match="condition"):
         d(torch.zeros(1, 2, 1000))
+
+
+def test_umx_input_statistics_match_sklearn_standard_scaler():
+    """The openunmix training script's get_statistics: StandardScaler over the channel-averaged magnitude frames of
+    whole tracks, the deviation floored at 1e-4 × its largest value; input_mean = -mean, input_scale = 1 / std."""
+    from sklearn.preprocessing import StandardScaler
+
+    m = registry.create("umx@embedded", seed=0)
+    rng = np.random.default_rng(3)
+    tracks = [rng.standard_normal((n, 2)).astype(np.float32) * g for n, g in ((9000, 0.1), (5000, 0.5))]
+    stats = m.fit_input_statistics(iter(tracks))
+    scaler = StandardScaler()
+    frames = 0
+    for t in tracks:
+        mag = m.stft.magnitude(torch.from_numpy(t).T.unsqueeze(0))[0].mean(0).double().numpy()
+        scaler.partial_fit(mag)
+        frames += mag.shape[0]
+    std = np.maximum(scaler.scale_, 1e-4 * np.max(scaler.scale_))
+    assert stats["frames"] == frames
+    np.testing.assert_allclose(stats["mean"], scaler.mean_, rtol=1e-10)
+    np.testing.assert_allclose(stats["std"], std, rtol=1e-9)
+    nb = m.nb_bins
+    assert nb < m.nb_output_bins  # only the first max_bin bins feed the network
+    torch.testing.assert_close(m.input_mean.detach(), torch.from_numpy(-scaler.mean_[:nb]).float())
+    torch.testing.assert_close(m.input_scale.detach(), torch.from_numpy(1.0 / std[:nb]).float())
+    again = registry.create("umx@embedded", seed=0)
+    again.fit_input_statistics(iter(tracks))
+    assert torch.equal(again.input_mean, m.input_mean) and torch.equal(again.input_scale, m.input_scale)
+    with pytest.raises(ValueError, match="no training frames"):
+        m.fit_input_statistics(iter([]))
+    with pytest.raises(ValueError, match="silent"):
+        m.fit_input_statistics(iter([np.zeros((4000, 2), np.float32)]))
+
+
+def test_the_umx_paper_recipe_fits_input_statistics():
+    from models import recipes
+
+    assert recipes.recipe_for("umx", "paper")["input_stats"] is True
+    assert recipes.recipe_for("umx", "embedded")["input_stats"] is False
+    with pytest.raises(recipes.RecipeError, match="input_stats"):
+        recipes.validate({**recipes.recipe_for("umx", "embedded"), "input_stats": "yes"})

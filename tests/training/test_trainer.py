@@ -355,3 +355,19 @@ def test_a_state_written_before_sdr_share_resumes_as_algorithm_1():
     assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: same draw
     weighted = {**new, "recipe": {**recipe, "sdr_share": 0.25}}
     assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(weighted)  # refused: another draw
+
+
+def test_input_stats_standardise_the_umx_input_before_the_first_step(ds, tmp_path):
+    recipe = dict(RECIPE, max_steps=1, input_stats=True)
+    t = Trainer("umx", tmp_path / "umx", dataset=ds, stem="other", recipe=recipe, device="cpu", progress=False)
+    fresh = registry.create("umx", "embedded", seed=t.seed)
+    assert torch.equal(fresh.input_mean, torch.zeros_like(fresh.input_mean))
+    assert (t.model.input_mean < 0).all() and not torch.equal(t.model.input_scale, fresh.input_scale)
+    expected = registry.create("umx", "embedded", seed=t.seed)
+    store = t.trainset.store
+    expected.fit_input_statistics(np.asarray(ds.stems(name), np.float32).sum(0, dtype=np.float32)
+                                  for name in store.tracks)
+    assert torch.equal(t.model.input_mean, expected.input_mean)
+    assert torch.equal(t.model.input_scale, expected.input_scale)
+    with pytest.raises(TrainingError, match="no input statistics"):
+        Trainer("u7-dcse", tmp_path / "u7", dataset=ds, recipe=recipe, model_overrides=TINY, device="cpu")
