@@ -128,13 +128,16 @@ _CUNET_TARGET_WEIGHTS = {"vocals": 1.0, "drums": 1.0, "bass": 1.5, "other": 4.0}
 #: the FiLM CUNets' milder draw: other 2.5 / 6 = 42 %, bass 25 %, vocals and drums 17 % each (MODEL_RECIPES)
 _FILM_TARGET_WEIGHTS = {"vocals": 1.0, "drums": 1.0, "bass": 1.5, "other": 2.5}
 
-#: the lighter draw of the four SDR queries' generators (recipe key sdr_share) for AMSS-Net w/o CSA: 32.5 % of the items,
-#: `other` (mute vocals, drums, bass) 15 %, vocals and bass 6.25 %, drums 5 %; the rest Algorithm 1 (MODEL_RECIPES)
+#: the lighter draw of the four SDR queries' generators (recipe key sdr_share) for AMSS-Net w/o CSA: 32.5 % of the
+#: items, `other` (mute vocals, drums, bass) 15 %, vocals and bass 6.25 %, drums 5 %; the rest Algorithm 1
+#: (MODEL_RECIPES)
 _AMSS_SDR_SHARE = {"vocals": 0.0625, "drums": 0.05, "bass": 0.0625, "other": 0.15}
 #: the heavier draw: the four SDR queries' generators in 55 % of the items (other 25 %, bass 15 %, vocals 10 %, drums
-#: 5 %); AMSS-Net_separate (the rest uniform over its 14 task1 generators), AMSS-Net and w/o SMPoCM (the rest Algorithm 1)
+#: 5 %); AMSS-Net_separate (the rest uniform over its 14 task1 generators), AMSS-Net and w/o SMPoCM (the rest
+#: Algorithm 1)
 _AMSS_HEAVY_SDR_SHARE = {"vocals": 0.1, "drums": 0.05, "bass": 0.15, "other": 0.25}
-#: AMSS-Net's and w/o SMPoCM's embedded recipe: the heavier draw for 2 400 steps (the family's lr × 0.1 from step 1 800)
+#: AMSS-Net's and w/o SMPoCM's embedded recipe: the heavier draw for 2 400 steps (the family's lr × 0.1 from step
+#: 1 800 on)
 _AMSS_HEAVY_RECIPE = dict(sdr_share=_AMSS_HEAVY_SDR_SHARE, max_steps=2400)
 
 #: family -> profile -> recipe keys (models.md §4.2; see docs/training.md for the choices).
@@ -237,15 +240,16 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
     # The survey's separators (models/packaged.py). Paper: the packages' published training recipes, batch and segment
     # as published (Open-Unmix: Adam 1e-3, weight decay 1e-5, batch 16, 6-s excerpts, ReduceLROnPlateau x0.3 after
-    # 80 epochs, early stop 140, input standardisation from the training set's statistics; Demucs v2 and Conv-TasNet as trained in Defossez et al. 2019: Adam 3e-4, batch 64,
-    # 8-s excerpts, 180 / 360 epochs). Their losses (UMX: MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet:
-    # SI-SNR on waveforms) differ from the trainer's MSE (docs/models.md, "The survey's learned separators").
+    # 80 epochs, early stop 140, input standardisation from the training set's statistics; Demucs v2 and Conv-TasNet
+    # as trained in Defossez et al. 2019: Adam 3e-4, batch 64, 8-s excerpts, 180 / 360 epochs). Their losses (UMX:
+    # MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet: SI-SNR on waveforms) differ from the trainer's MSE
+    # (docs/models.md, "The survey's learned separators").
     "umx": {
         "paper": dict(optimizer="adam", lr=1e-3, weight_decay=1e-5, batch_size=16, segment=264_600, max_epochs=1000,
                       schedule="plateau", plateau_factor=0.3, plateau_patience_epochs=80, early_stop_patience=140,
                       valid_every_epochs=1, keep_top_k=3, num_workers=8, input_stats=True, **_PAPER_VALID),
         # embedded: without the input statistics; with them `other` went from 1.007 to 1.08-1.33 x silence at lr
-        # 1e-3 to 5e-3 (docs/training.md, "The `other` task of Open-Unmix, ...")
+        # 1e-3 to 5e-3 (docs/training.md, "More Open-Unmix and Wave-U-Net configurations")
         "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
     },
     "demucs": {
