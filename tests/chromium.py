@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +40,7 @@ async def _session(url: str, script: str, width: int, height: int, full_page: bo
         proc = subprocess.Popen([binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                  "--disable-extensions", "--mute-audio", "--remote-debugging-port=0",
                                  f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + timeout
@@ -54,12 +56,31 @@ async def _session(url: str, script: str, width: int, height: int, full_page: bo
                 async with http.ws_connect(ws_url, max_msg_size=0) as ws:
                     return await _drive(ws, url, script, width, height, full_page, deadline)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop the browser and everything it started. Debian's chromium-headless-shell is a shell script that runs the
+    real binary as its child (no exec), and Chromium forks its own helpers, so ending only ``proc`` would leave the
+    browser running without a parent: the whole process group (a session of its own, ``start_new_session``) gets
+    SIGTERM, and SIGKILL for whatever is still there 5 s later."""
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(proc.pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    while time.monotonic() < deadline and signal_group(0):
+        time.sleep(0.05)
+    signal_group(signal.SIGKILL)
+    proc.wait()
 
 
 async def _drive(ws, url, script, width, height, full_page, deadline) -> dict:

@@ -216,3 +216,42 @@ def test_a_figure_does_not_depend_on_what_was_drawn_before():
         matplotlib.rcParams["font.size"] = 17
         during = spectrogram_png(audio, "noise")
     assert during == before
+
+
+def test_no_browser_process_outlives_a_session(tmp_path, monkeypatch):
+    """Debian's chromium-headless-shell is a wrapper script whose child is the browser: every process of the session
+    (found by its profile folder on the command line) must be gone when ``chromium.load`` returns, or every test
+    leaves a browser running."""
+    import subprocess
+    from pathlib import Path
+
+    if chromium.find_binary() is None:
+        pytest.skip(chromium.MISSING)
+    if not Path("/proc/self/cmdline").is_file():
+        pytest.skip("no /proc to list the running processes (Linux only)")
+
+    profiles = []
+    popen = subprocess.Popen
+
+    def recording_popen(args, *rest, **kwargs):
+        profiles.extend(a for a in args if str(a).startswith("--user-data-dir="))
+        return popen(args, *rest, **kwargs)
+
+    def running(marker: str) -> list[str]:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:  # the process ended while we looked
+                continue
+            if marker in text:
+                found.append(text[:120])
+        return found
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    page = tmp_path / "page.html"
+    page.write_text("<!doctype html><title>t</title><p id=x>ok</p>")
+    out = chromium.load(page, "document.getElementById('x').textContent")
+    assert out["value"] == "ok"
+    assert len(profiles) == 1
+    assert running(profiles[0]) == []
