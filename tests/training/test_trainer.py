@@ -371,3 +371,15 @@ def test_input_stats_standardise_the_umx_input_before_the_first_step(ds, tmp_pat
     assert torch.equal(t.model.input_scale, expected.input_scale)
     with pytest.raises(TrainingError, match="no input statistics"):
         Trainer("u7-dcse", tmp_path / "u7", dataset=ds, recipe=recipe, model_overrides=TINY, device="cpu")
+
+
+def test_a_state_written_before_input_stats_resumes_without_them():
+    from models.training import trainer as tr
+
+    recipe = recipes.recipe_for("umx", "embedded")
+    assert recipe["input_stats"] is False
+    new = {"model": "umx", "recipe": recipe}
+    old = {"model": "umx", "recipe": {k: v for k, v in recipe.items() if k != "input_stats"}}
+    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: the same start
+    fitted = {**new, "recipe": {**recipe, "input_stats": True}}
+    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(fitted)  # refused: another start
