@@ -344,17 +344,22 @@ def test_training_states_are_loaded_weights_only(tmp_path):
     assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["topk"] == [(0.5, 10, "best.pt")]
 
 
-def test_a_state_written_before_sdr_share_resumes_as_algorithm_1():
+# (model, profile, key added later, its value that is not the old behaviour); the old behaviour is LEGACY_RECIPE's
+@pytest.mark.parametrize("model, profile, key, other", [
+    ("amss-net-wo-smpocm", "paper", "sdr_share", 0.25),  # an old state resumes as Algorithm 1 alone
+    ("umx", "embedded", "input_stats", True),  # an old state resumes without the input statistics
+])
+def test_a_state_written_before_a_recipe_key_resumes_with_its_old_behaviour(model, profile, key, other):
     from models.training import trainer as tr
 
-    recipe = recipes.recipe_for("amss-net-wo-smpocm", "paper")
-    assert recipe["sdr_share"] is None
-    new = {"model": "amss-net-wo-smpocm", "recipe": recipe}
-    old = {"model": "amss-net-wo-smpocm", "recipe": {k: v for k, v in recipe.items() if k != "sdr_share"}}
+    recipe = recipes.recipe_for(model, profile)
+    assert recipe[key] is tr.LEGACY_RECIPE[key]
+    new = {"model": model, "recipe": recipe}
+    old = {"model": model, "recipe": {k: v for k, v in recipe.items() if k != key}}
     assert tr._fingerprint(old) != tr._fingerprint(new)
-    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: same draw
-    weighted = {**new, "recipe": {**recipe, "sdr_share": 0.25}}
-    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(weighted)  # refused: another draw
+    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: the same behaviour
+    changed = {**new, "recipe": {**recipe, key: other}}
+    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(changed)  # refused: another behaviour
 
 
 def test_input_stats_standardise_the_umx_input_before_the_first_step(ds, tmp_path):
@@ -371,15 +376,3 @@ def test_input_stats_standardise_the_umx_input_before_the_first_step(ds, tmp_pat
     assert torch.equal(t.model.input_scale, expected.input_scale)
     with pytest.raises(TrainingError, match="no input statistics"):
         Trainer("u7-dcse", tmp_path / "u7", dataset=ds, recipe=recipe, model_overrides=TINY, device="cpu")
-
-
-def test_a_state_written_before_input_stats_resumes_without_them():
-    from models.training import trainer as tr
-
-    recipe = recipes.recipe_for("umx", "embedded")
-    assert recipe["input_stats"] is False
-    new = {"model": "umx", "recipe": recipe}
-    old = {"model": "umx", "recipe": {k: v for k, v in recipe.items() if k != "input_stats"}}
-    assert tr._fingerprint(tr._with_legacy_keys(old)) == tr._fingerprint(new)  # resumes: the same start
-    fitted = {**new, "recipe": {**recipe, "input_stats": True}}
-    assert tr._fingerprint(tr._with_legacy_keys(old)) != tr._fingerprint(fitted)  # refused: another start
