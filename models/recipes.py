@@ -34,6 +34,8 @@ FAMILIES = ("u7", "u17", "u9l", "cunet", "lasaft12", "amss", "mmdensenet", "wave
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("none", "plateau", "cosine", "step")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: the recipe key ``source_augmentations``' choices (the openunmix training script's ``--source-augmentations``)
+SOURCE_AUGMENTATIONS = ("gain", "channelswap")
 
 #: Every recipe key with its common default.
 DEFAULTS: dict = {
@@ -60,6 +62,9 @@ DEFAULTS: dict = {
     "input_stats": False,  # models with fit_input_statistics (Open-Unmix): set the input standardisation from the
     #                        training mixtures' magnitude statistics before the first step (the openunmix training
     #                        script's get_statistics); False = the module's zero mean / unit scale
+    "source_augmentations": [],  # per-source augmentations of the training items, applied in this order: gain (x uniform
+    #                              [0.25, 1.25)), channelswap (left/right swapped with probability 1/2), as the
+    #                              openunmix training script's --source-augmentations; [] = none, the references
     "sdr_share": None,  # AMSS models: probability that an item's generator is one of the four SDR queries'
     #                     (separate vocals / drums / bass, mute vocals, drums, bass), else Algorithm 1 (None = Algorithm
     #                     1 alone, the references); a number (the four uniformly) or {vocals: p, drums: p, bass: p,
@@ -240,16 +245,19 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
     # The survey's separators (models/packaged.py). Paper: the packages' published training recipes, batch and segment
     # as published (Open-Unmix: Adam 1e-3, weight decay 1e-5, batch 16, 6-s excerpts, ReduceLROnPlateau x0.3 after
-    # 80 epochs, early stop 140, input standardisation from the training set's statistics; Demucs v2 and Conv-TasNet
+    # 80 epochs, early stop 140, input standardisation from the training set's statistics, random gain and channel
+    # swap of every source; Demucs v2 and Conv-TasNet
     # as trained in Defossez et al. 2019: Adam 3e-4, batch 64, 8-s excerpts, 180 / 360 epochs). Their losses (UMX:
     # MSE on magnitudes, as here; Demucs: L1 and Conv-TasNet: SI-SNR on waveforms) differ from the trainer's MSE
     # (docs/models.md, "The survey's learned separators").
     "umx": {
         "paper": dict(optimizer="adam", lr=1e-3, weight_decay=1e-5, batch_size=16, segment=264_600, max_epochs=1000,
                       schedule="plateau", plateau_factor=0.3, plateau_patience_epochs=80, early_stop_patience=140,
-                      valid_every_epochs=1, keep_top_k=3, num_workers=8, input_stats=True, **_PAPER_VALID),
-        # embedded: without the input statistics; with them `other` went from 1.007 to 1.08-1.33 x silence at lr
-        # 1e-3 to 5e-3 (docs/training.md, "More Open-Unmix and Wave-U-Net configurations")
+                      valid_every_epochs=1, keep_top_k=3, num_workers=8, input_stats=True,
+                      source_augmentations=["gain", "channelswap"], **_PAPER_VALID),
+        # embedded: without the input statistics or the source augmentations; with them `other` went from 1.007 to
+        # 1.08-1.33 x silence (statistics, lr 1e-3 to 5e-3) and 0.98-1.05 (augmentations, 0.05-0.71 dB test SDR)
+        # (docs/training.md, "More Open-Unmix and Wave-U-Net configurations")
         "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
     },
     "demucs": {
@@ -458,6 +466,11 @@ def validate(recipe: dict) -> dict:
     choice("valid_weighting", ("entry", "window"))
     if not isinstance(recipe["input_stats"], bool):
         raise RecipeError(f"training key 'input_stats' must be true or false, got {recipe['input_stats']!r}")
+    aug = recipe["source_augmentations"]
+    if (not isinstance(aug, (list, tuple)) or any(a not in SOURCE_AUGMENTATIONS for a in aug)
+            or len(set(aug)) != len(aug)):
+        raise RecipeError(f"training key 'source_augmentations' must be a list of distinct names from "
+                          f"{', '.join(SOURCE_AUGMENTATIONS)}, got {aug!r}")
     for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
         if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
             raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")

@@ -4,7 +4,13 @@ Training items
 --------------
 Each item draws each of the four stems from an **independently chosen training track and offset** (window
 ``segment`` samples, both channels together) — the reference "mixing sources from different tracks" augmentation.
-No gain scaling, channel swap or polarity flip.
+No polarity flip.
+
+With the recipe key ``source_augmentations`` (the openunmix training script's source augmentations; none by
+default, the references'), each of the four segments is first changed on its own, in the order listed: ``gain``
+multiplies it by a factor uniform in [0.25, 1.25), ``channelswap`` swaps its left and right channels with probability
+1/2. Their random numbers come from a stream of their own (``STREAM_AUGMENT``), so the tracks, offsets, targets and
+descriptions of the items are those of the same recipe without augmentation.
 
 * ``kind="dedicated"``: input = sum of the four segments, target = the fixed source's segment.
 * ``kind="conditioned"``: the target index is uniform over the four sources; condition = that index.
@@ -67,6 +73,7 @@ log = logging.getLogger("amss_bench.training.data")
 KINDS = ("dedicated", "conditioned", "amss")
 STREAM_TRAIN = 0x7A1
 STREAM_VALID = 0x7A2
+STREAM_AUGMENT = 0x7A3
 PRELOAD_LIMIT = 1 << 30  # bytes; preload="auto" keeps the training stems in memory below this
 VALID_CACHE_LIMIT = 512 << 20
 
@@ -144,6 +151,12 @@ class StemStore:
         out[: len(seg)] = seg
         return out
 
+    def mixture(self, track_index: int) -> np.ndarray:
+        """(N, 2) float32: the sum of the four stems of a whole track (from memory when preloaded)."""
+        stems = (self.preloaded[track_index] if self.preloaded is not None
+                 else np.asarray(self.dataset.stems(self.tracks[track_index]), dtype=np.float32))
+        return stems.sum(0, dtype=np.float32)
+
 
 # --------------------------------------------------------------------------------------------------------------
 # training items
@@ -201,7 +214,7 @@ class TrainSet(torch.utils.data.Dataset):
     def __init__(self, dataset, kind: str, *, segment: int, seed: int, source: str | None = None,
                  task_set: str = "task2", peak_mode: str = "signed", epoch_items: int | None = None,
                  preload="auto", split: str = "train", target_weights: dict | None = None,
-                 sdr_share: float | None = None):
+                 sdr_share: float | None = None, source_augmentations: Sequence[str] = ()):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind == "dedicated" and source not in SOURCES:
@@ -232,6 +245,11 @@ class TrainSet(torch.utils.data.Dataset):
                                  f"{kind!r}")
             self.sdr_share, self.sdr_cdf = sdr_share_cdf(sdr_share)
             self.sdr_generators = sdr_generators(task_set)
+        unknown = [a for a in source_augmentations if a not in recipes.SOURCE_AUGMENTATIONS]
+        if unknown:
+            raise ValueError(f"training key 'source_augmentations': unknown {unknown}; expected some of "
+                             f"{', '.join(recipes.SOURCE_AUGMENTATIONS)}")
+        self.source_augmentations = tuple(source_augmentations)
 
     def __len__(self) -> int:
         return self.epoch_items
@@ -276,6 +294,8 @@ class TrainSet(torch.utils.data.Dataset):
         d = self.draw(epoch, index)
         stems = np.stack([self.store.segment(t, j, s, self.segment)
                           for j, (t, s) in enumerate(zip(d["tracks"], d["starts"]))])
+        if self.source_augmentations:
+            self.augment(stems, epoch, index)
         cond = None
         if self.kind == "amss":
             pair = dsp.make_pair(stems, aml.parse(d["description"]), peak_mode=self.peak_mode)
@@ -292,6 +312,19 @@ class TrainSet(torch.utils.data.Dataset):
             "cond": cond,
             "key": (int(epoch), int(index)),
         }
+
+
+    def augment(self, stems: np.ndarray, epoch: int, index: int) -> None:
+        """Apply ``source_augmentations`` in place to the (4, N, 2) segments of item ``(epoch, index)``: per source,
+        each augmentation in the listed order, one uniform number each from the item's augmentation stream."""
+        rng = item_rng(self.seed, epoch, index, STREAM_AUGMENT)
+        for j in range(stems.shape[0]):
+            for name in self.source_augmentations:
+                u = rng.random()
+                if name == "gain":
+                    stems[j] *= np.float32(0.25 + u)
+                elif u < 0.5:  # channelswap
+                    stems[j] = stems[j][:, ::-1].copy()
 
 
 def collate(items: Sequence[dict]) -> dict:

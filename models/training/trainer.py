@@ -189,7 +189,8 @@ def _jsonable(obj):
 
 #: recipe keys added after training states were first written, with the behaviour a state without them had: such a
 #: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
-LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None, "input_stats": False}
+LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None, "input_stats": False,
+                 "source_augmentations": []}
 
 
 def _with_legacy_keys(identity: dict) -> dict:
@@ -313,6 +314,7 @@ class Trainer:
             task_set=self.task_set or "task2", peak_mode=r["peak_mode"], epoch_items=r["epoch_items"],
             preload=r["preload"], target_weights=r["target_weights"] if self.kind == "conditioned" else None,
             sdr_share=r["sdr_share"] if self.kind == "amss" else None,
+            source_augmentations=r["source_augmentations"],
         )
         if r["input_stats"]:
             self._fit_input_statistics()
@@ -357,10 +359,7 @@ class Trainer:
             raise TrainingError(f"model {self.model_name!r}: the recipe sets input_stats, but "
                                 f"{type(self.model).__name__} has no input statistics to fit (fit_input_statistics)")
         store = self.trainset.store
-        mixtures = ((store.preloaded[i] if store.preloaded is not None else
-                     np.asarray(self.dataset.stems(t), dtype=np.float32)).sum(0, dtype=np.float32)
-                    for i, t in enumerate(store.tracks))
-        stats = fit(mixtures)
+        stats = fit(store.mixture(i) for i in range(len(store.tracks)))
         log.info("input statistics of %s from %d training tracks (%d frames)", self.model_name, len(store.tracks),
                  stats["frames"])
 

@@ -224,5 +224,8 @@ def test_the_umx_paper_recipe_fits_input_statistics():
 
     assert recipes.recipe_for("umx", "paper")["input_stats"] is True
     assert recipes.recipe_for("umx", "embedded")["input_stats"] is False
+    # and augments every source as the openunmix training script's MUSDB default does
+    assert recipes.recipe_for("umx", "paper")["source_augmentations"] == ["gain", "channelswap"]
+    assert recipes.recipe_for("umx", "embedded")["source_augmentations"] == []
     with pytest.raises(recipes.RecipeError, match="input_stats"):
         recipes.validate({**recipes.recipe_for("umx", "embedded"), "input_stats": "yes"})

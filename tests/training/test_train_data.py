@@ -85,6 +85,60 @@ def test_conditioned_target_weights_are_checked(ds, bad):
         tdata.TrainSet(ds, "conditioned", segment=SEG, seed=3, target_weights=bad)
 
 
+@pytest.mark.parametrize("kind", ["dedicated", "conditioned"])
+def test_source_augmentations_scale_and_swap_each_stem_on_its_own(ds, kind):
+    plain = tdata.TrainSet(ds, kind, segment=SEG, seed=4, source="other")
+    aug = tdata.TrainSet(ds, kind, segment=SEG, seed=4, source="other", source_augmentations=["gain", "channelswap"])
+    gains, swaps = [], []
+    for i in range(12):
+        d = aug.draw(0, i)
+        assert d == plain.draw(0, i)  # the remix and the target are those of the recipe without augmentation
+        stems = np.stack([ds.stems(ds.tracks("train")[t])[j, s : s + SEG] for j, (t, s) in
+                          enumerate(zip(d["tracks"], d["starts"]))]).astype(np.float32)
+        rng = tdata.item_rng(4, 0, i, tdata.STREAM_AUGMENT)
+        for j in range(4):
+            g, u = 0.25 + rng.random(), rng.random()
+            gains.append(g)
+            swaps.append(u < 0.5)
+            stems[j] = stems[j] * np.float32(g)
+            if u < 0.5:
+                stems[j] = stems[j][:, ::-1]
+        item = aug[(0, i)]
+        target = SOURCES.index("other") if kind == "dedicated" else d["target"]
+        np.testing.assert_array_equal(item["target"].numpy().T, stems[target])
+        np.testing.assert_array_equal(item["input"].numpy().T, stems.sum(0, dtype=np.float32))
+        _same(item, aug[(0, i)])  # a pure function of (seed, epoch, index)
+        assert not torch.equal(item["target"], plain[(0, i)]["target"])
+    assert all(0.25 <= g < 1.25 for g in gains) and max(gains) - min(gains) > 0.5
+    assert 0 < sum(swaps) < len(swaps)
+
+
+def test_source_augmentations_in_the_listed_order_and_checked(ds):
+    gain = tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass", source_augmentations=["gain"])
+    swap_first = tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass",
+                                source_augmentations=["channelswap", "gain"])
+    plain = tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass")
+    ratio = gain[(0, 1)]["target"] / plain[(0, 1)]["target"]
+    finite = ratio[torch.isfinite(ratio)]
+    assert finite.numel() and torch.allclose(finite, finite[0], rtol=1e-6)  # one factor for the whole stem
+    # the listed order decides which uniform number drives which augmentation
+    assert not torch.equal(swap_first[(0, 1)]["target"], gain[(0, 1)]["target"])
+    _same(tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass", source_augmentations=())[(0, 1)],
+          plain[(0, 1)])
+    with pytest.raises(ValueError, match="source_augmentations.*'flip'"):
+        tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass", source_augmentations=["gain", "flip"])
+
+
+@pytest.mark.parametrize("bad", [["gain", "gain"], ["polarity"], "gain", None, {"gain": 1}])
+def test_source_augmentations_recipe_key_is_checked(bad):
+    from models import recipes
+
+    with pytest.raises(recipes.RecipeError, match="source_augmentations"):
+        recipes.recipe_for("umx", "embedded", source_augmentations=bad)
+    assert recipes.recipe_for("umx", "embedded", source_augmentations=["channelswap"])["source_augmentations"] == [
+        "channelswap"]
+
+
 @pytest.mark.parametrize("task_set,n", [("task2", 87), ("task1", 14)])
 def test_amss_items_follow_algorithm_1(ds, task_set, n):
     ts = tdata.TrainSet(ds, "amss", segment=SEG, seed=5, task_set=task_set)
