@@ -313,7 +313,6 @@ class TrainSet(torch.utils.data.Dataset):
             "key": (int(epoch), int(index)),
         }
 
-
     def augment(self, stems: np.ndarray, epoch: int, index: int) -> None:
         """Apply ``source_augmentations`` in place to the (4, N, 2) segments of item ``(epoch, index)``: per source,
         each augmentation in the listed order, one uniform number each from the item's augmentation stream."""
@@ -323,7 +322,7 @@ class TrainSet(torch.utils.data.Dataset):
                 u = rng.random()
                 if name == "gain":
                     stems[j] *= np.float32(0.25 + u)
-                elif u < 0.5:  # channelswap
+                elif name == "channelswap" and u < 0.5:
                     stems[j] = stems[j][:, ::-1].copy()
 
 
