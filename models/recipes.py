@@ -256,7 +256,7 @@ RECIPES: dict[str, dict[str, dict]] = {
                       valid_every_epochs=1, keep_top_k=3, num_workers=8, input_stats=True,
                       source_augmentations=["gain", "channelswap"], **_PAPER_VALID),
         # embedded: without the input statistics or the source augmentations; with them `other` went from 1.007 to
-        # 1.08-1.33 x silence (statistics, lr 1e-3 to 5e-3) and 0.98-1.05 (augmentations, 0.05-0.71 dB test SDR)
+        # 1.08-1.33 x silence (statistics, lr 1e-3 to 5e-3) and 0.974-1.053 (augmentations, 0.05-0.71 dB test SDR)
         # (docs/training.md, "More Open-Unmix and Wave-U-Net configurations")
         "embedded": dict(_EMBEDDED_COMMON, lr=3e-3, max_steps=600, valid_every_steps=200),
     },
@@ -347,6 +347,16 @@ def target_weights_problem(weights) -> str | None:
             or any(not _number(v) or not v >= 0 for v in weights.values()) or not sum(weights.values()) > 0):
         return (f"training key 'target_weights' must be null or map every source ({', '.join(SOURCES)}) to a weight "
                 f">= 0, not all 0; got {weights!r}")
+    return None
+
+
+def source_augmentations_problem(augmentations) -> str | None:
+    """What is wrong with a ``source_augmentations`` value (a list or tuple of distinct names from
+    :data:`SOURCE_AUGMENTATIONS`), or None. Shared by :func:`validate` and ``models.training.data.TrainSet``."""
+    if (not isinstance(augmentations, (list, tuple)) or any(a not in SOURCE_AUGMENTATIONS for a in augmentations)
+            or len(set(augmentations)) != len(augmentations)):
+        return (f"training key 'source_augmentations' must be a list of distinct names from "
+                f"{', '.join(SOURCE_AUGMENTATIONS)}, got {augmentations!r}")
     return None
 
 
@@ -466,11 +476,9 @@ def validate(recipe: dict) -> dict:
     choice("valid_weighting", ("entry", "window"))
     if not isinstance(recipe["input_stats"], bool):
         raise RecipeError(f"training key 'input_stats' must be true or false, got {recipe['input_stats']!r}")
-    aug = recipe["source_augmentations"]
-    if (not isinstance(aug, (list, tuple)) or any(a not in SOURCE_AUGMENTATIONS for a in aug)
-            or len(set(aug)) != len(aug)):
-        raise RecipeError(f"training key 'source_augmentations' must be a list of distinct names from "
-                          f"{', '.join(SOURCE_AUGMENTATIONS)}, got {aug!r}")
+    problem = source_augmentations_problem(recipe["source_augmentations"])
+    if problem:
+        raise RecipeError(problem)
     for key in ("batch_size", "max_epochs", "keep_top_k", "valid_batch", "log_every_steps"):
         if not isinstance(recipe[key], int) or isinstance(recipe[key], bool) or recipe[key] < 1:
             raise RecipeError(f"training key {key!r} must be a positive integer, got {recipe[key]!r}")

@@ -23,7 +23,9 @@ variable / switch                 pinned value               why
 
 oneDNN stays enabled: ATen's native convolution (``torch.backends.mkldnn.enabled = False``) would remove its last
 machine-dependent choice (blocking sizes derived from the cache sizes) but made embedded training 4x slower
-(measured, docs/performance.md). Thread counts are fixed by the callers (training recipe ``threads``, evaluation ``--threads``), never taken from
+(measured, docs/performance.md). The waveform models (Wave-U-Net, the Wavenet separator), whose long 1-D
+convolutions oneDNN blocked differently on two CPUs of the same ISA, compute theirs as MKL GEMMs instead
+(``models.survey.common.GemmConv1d``), which ``MKL_CBWR`` pins. Thread counts are fixed by the callers (training recipe ``threads``, evaluation ``--threads``), never taken from
 the number of cores. A processor without AVX2/FMA cannot run the pinned paths: there the libraries fall back to
 older kernels and the results are *not* those of the committed ``dvc.lock`` (a warning says so).
 

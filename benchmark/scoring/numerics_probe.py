@@ -13,8 +13,9 @@ from __future__ import annotations
 
 #: entries on MKL's vector math: informational (the pipeline avoids VML, docs/performance.md)
 VML_PREFIX = "vml_"
-#: one model per family: a few real training steps (model loss, fused Adam as the trainer runs it)
-TRAIN_MODELS = ("u7-dme", "u9l-tfc-tdf", "cunet-gpocm", "amss-net")
+#: one model per family: a few real training steps (model loss, fused Adam as the trainer runs it); Wave-U-Net for the
+#: waveform models' long 1-D convolutions (``models.survey.common.GemmConv1d``)
+TRAIN_MODELS = ("u7-dme", "u9l-tfc-tdf", "cunet-gpocm", "amss-net", "waveunet")
 TRAIN_STEPS = 3
 
 

@@ -9,11 +9,16 @@
 * Sample rate and channels of the papers' own configurations: the suite's audio is stereo 44.1 kHz. A model whose
   config has ``sample_rate`` ≠ 44 100 resamples each window band-limited (:func:`fft_resample`) to that rate and back;
   ``audio_channels: 1`` averages the two channels into one and returns the mono estimate on both channels.
+* :class:`GemmConv1d`, the 1-D convolution of the waveform models: ``nn.Conv1d``'s parameters and result, computed as
+  shifted copies of the input and one batched MKL matrix product instead of oneDNN (docs/performance.md,
+  "Reproducible numerics").
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from models.base import AudioModel, SourceIndexQueries
 
@@ -35,6 +40,34 @@ def fft_resample(x: torch.Tensor, n_out: int) -> torch.Tensor:
     else:
         spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
     return torch.fft.irfft(spec, n=n_out, dim=-1) * (n_out / n)
+
+
+class GemmConv1d(nn.Conv1d):
+    """``nn.Conv1d`` (zero padding, one group) computed without oneDNN: the ``kernel_size`` shifted, dilated and
+    strided slices of the padded input are stacked into a (B, C·K, N') matrix and multiplied by the (O, C·K) weight in
+    one batched MKL GEMM, whose results ``MKL_CBWR`` pins across processors. oneDNN's kernels for long 1-D
+    convolutions choose their blocking from the processor's cache sizes, so Wave-U-Net trained to different last bits
+    on two CPUs of the same ISA; this path has no such choice. Same parameters (names, shapes, initialisation) and
+    the same result up to float rounding as ``nn.Conv1d``; the cost, measured side by side, is in
+    docs/performance.md."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str):
+            raise ValueError(f"GemmConv1d supports one group and numeric zero padding, got groups={self.groups}, "
+                             f"padding={self.padding!r}, padding_mode={self.padding_mode!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (k,), (d,), (s,), (p,) = self.kernel_size, self.dilation, self.stride, self.padding
+        if k == 1 and s == 1 and p == 0:
+            cols = x
+        else:
+            x = F.pad(x, (p, p))
+            n = (x.shape[-1] - d * (k - 1) - 1) // s + 1
+            # cols[b, c·K + j, t] = x[b, c, t·s + j·d], the order of weight.reshape(O, C·K)
+            cols = torch.stack([x[..., j * d: j * d + s * (n - 1) + 1: s] for j in range(k)], dim=2).flatten(1, 2)
+        y = torch.bmm(self.weight.reshape(self.out_channels, -1).expand(x.shape[0], -1, -1), cols)
+        return y if self.bias is None else y + self.bias[:, None]
 
 
 class SurveyModel(AudioModel):

@@ -21,15 +21,15 @@ from torch import nn
 
 from models.base import SOURCES
 
-from .common import MultiOutputQueries, WaveformModel
+from .common import GemmConv1d, MultiOutputQueries, WaveformModel
 
 
 class ResidualLayer(nn.Module):
     def __init__(self, channels: int, kernel: int, dilation: int):
         super().__init__()
-        self.dilated = nn.Conv1d(channels, 2 * channels, kernel, dilation=dilation,
+        self.dilated = GemmConv1d(channels, 2 * channels, kernel, dilation=dilation,
                                  padding=dilation * (kernel - 1) // 2)
-        self.mix = nn.Conv1d(channels, 2 * channels, 1)
+        self.mix = GemmConv1d(channels, 2 * channels, 1)
         self.channels = channels
 
     def forward(self, x):
@@ -48,12 +48,12 @@ class WavenetSeparator(MultiOutputQueries, WaveformModel):
             raise ValueError(f"kernel must be odd (non-causal 'same' padding), got {k}")
         if cfg["outputs"] not in (len(SOURCES) - 1, len(SOURCES)):
             raise ValueError(f"outputs must be 3 (other = remainder) or 4, got {cfg['outputs']}")
-        self.inp = nn.Conv1d(c, ch, k, padding=k // 2)
+        self.inp = GemmConv1d(c, ch, k, padding=k // 2)
         self.layers = nn.ModuleList(ResidualLayer(ch, k, 2**j) for _ in range(cfg["stacks"])
                                     for j in range(cfg["dilations"]))
         f1, f2 = cfg["final"]
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(ch, f1, k, padding=k // 2), nn.ReLU(),
-                                  nn.Conv1d(f1, f2, k, padding=k // 2), nn.Conv1d(f2, cfg["outputs"] * c, 1))
+        self.head = nn.Sequential(nn.ReLU(), GemmConv1d(ch, f1, k, padding=k // 2), nn.ReLU(),
+                                  GemmConv1d(f1, f2, k, padding=k // 2), GemmConv1d(f2, cfg["outputs"] * c, 1))
 
     def all_sources(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, 2, N) suite audio -> (B, 4, C, N') the four sources at the model's rate and channel count."""

@@ -24,7 +24,7 @@ from torch import nn
 
 from models.base import SOURCES
 
-from .common import MultiOutputQueries, WaveformModel
+from .common import GemmConv1d, MultiOutputQueries, WaveformModel
 
 
 class WaveUNet(MultiOutputQueries, WaveformModel):
@@ -37,13 +37,13 @@ class WaveUNet(MultiOutputQueries, WaveformModel):
         if kd % 2 == 0 or ku % 2 == 0:
             raise ValueError(f"down_kernel and up_kernel must be odd ('same' padding), got {kd} and {ku}")
         self.levels = levels
-        self.down = nn.ModuleList(nn.Conv1d(c if i == 1 else fc * (i - 1), fc * i, kd, padding=kd // 2)
+        self.down = nn.ModuleList(GemmConv1d(c if i == 1 else fc * (i - 1), fc * i, kd, padding=kd // 2)
                                   for i in range(1, levels + 1))
-        self.bottleneck = nn.Conv1d(fc * levels, fc * (levels + 1), kd, padding=kd // 2)
-        self.up = nn.ModuleList(nn.Conv1d(fc * (i + 1) + fc * i, fc * i, ku, padding=ku // 2)
+        self.bottleneck = GemmConv1d(fc * levels, fc * (levels + 1), kd, padding=kd // 2)
+        self.up = nn.ModuleList(GemmConv1d(fc * (i + 1) + fc * i, fc * i, ku, padding=ku // 2)
                                 for i in range(levels, 0, -1))
         self.n_out = len(SOURCES) - 1 if cfg["difference_output"] else len(SOURCES)
-        self.out = nn.Conv1d(fc + c, self.n_out * c, 1)
+        self.out = GemmConv1d(fc + c, self.n_out * c, 1)
 
     def all_sources(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, 2, N) suite audio -> (B, 4, C, N') the four sources at the model's rate and channel count."""

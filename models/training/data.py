@@ -245,10 +245,9 @@ class TrainSet(torch.utils.data.Dataset):
                                  f"{kind!r}")
             self.sdr_share, self.sdr_cdf = sdr_share_cdf(sdr_share)
             self.sdr_generators = sdr_generators(task_set)
-        unknown = [a for a in source_augmentations if a not in recipes.SOURCE_AUGMENTATIONS]
-        if unknown:
-            raise ValueError(f"training key 'source_augmentations': unknown {unknown}; expected some of "
-                             f"{', '.join(recipes.SOURCE_AUGMENTATIONS)}")
+        problem = recipes.source_augmentations_problem(source_augmentations)
+        if problem:
+            raise ValueError(problem)
         self.source_augmentations = tuple(source_augmentations)
 
     def __len__(self) -> int:

@@ -190,7 +190,7 @@ def _jsonable(obj):
 #: recipe keys added after training states were first written, with the behaviour a state without them had: such a
 #: state resumes when the new key keeps that behaviour (an embedded run), and is refused otherwise
 LEGACY_RECIPE = {"valid_scheme": "suite", "valid_weighting": "entry", "sdr_share": None, "input_stats": False,
-                 "source_augmentations": []}
+                 "source_augmentations": ()}
 
 
 def _with_legacy_keys(identity: dict) -> dict:

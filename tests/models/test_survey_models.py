@@ -206,3 +206,48 @@ def test_results_of_a_survey_separator_name_its_collection_and_paper():
     assert meta["collection"] == "survey" and meta["reference"].startswith("P. Chandna")
     wave = ModelSystem(model=registry.create("wavenet-separator", "embedded", seed=0)).metadata()["model_info"]
     assert wave["collection"] == "survey" and wave["family"] == "conditioned" and "Lluís" in wave["reference"]
+
+
+@pytest.mark.parametrize("kernel, dilation, stride, padding, bias", [
+    (15, 1, 1, 7, True), (5, 1, 1, 2, True), (1, 1, 1, 0, True), (3, 8, 1, 8, True), (3, 64, 1, 64, False),
+    (8, 1, 4, 0, True), (4, 2, 3, 1, True)])
+def test_gemm_conv1d_is_conv1d_without_onednn(kernel, dilation, stride, padding, bias):
+    """The waveform models' convolution: nn.Conv1d's parameters, output and gradients (to float rounding), and the
+    same bits with oneDNN switched off, i.e. it never runs through oneDNN's cache-size-dependent kernels."""
+    from models.survey.common import GemmConv1d
+
+    torch.manual_seed(0)
+    ref = torch.nn.Conv1d(6, 10, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias)
+    conv = GemmConv1d(6, 10, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias)
+    conv.load_state_dict(ref.state_dict())
+    assert [n for n, _ in conv.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    x = torch.randn(3, 6, 1000, requires_grad=True)
+    y = conv(x)
+    y_ref = ref(x)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, *conv.parameters()], g)
+    grads_ref = torch.autograd.grad(y_ref, [x, *ref.parameters()], g)
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    with torch.backends.mkldnn.flags(enabled=False):
+        y_native = conv(x)
+        grads_native = torch.autograd.grad(y_native, [x, *conv.parameters()], g)
+    assert torch.equal(y, y_native)
+    assert all(torch.equal(a, b) for a, b in zip(grads, grads_native))
+
+
+def test_gemm_conv1d_refuses_what_it_does_not_compute():
+    from models.survey.common import GemmConv1d
+
+    for kwargs in ({"groups": 2}, {"padding_mode": "reflect", "padding": 1}, {"padding": "same"}):
+        with pytest.raises(ValueError, match="GemmConv1d supports one group"):
+            GemmConv1d(4, 4, 3, **kwargs)
+
+
+def test_the_waveform_models_use_no_onednn_convolution():
+    for name in ("waveunet", "wavenet-separator"):
+        model = registry.create(name, "embedded", seed=0)
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        assert convs and all(type(m).__name__ == "GemmConv1d" for m in convs), name

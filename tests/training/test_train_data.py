@@ -367,6 +367,24 @@ def test_recipe_check_and_training_data_accept_the_same_values(key, values):
         assert recipe_ok == data_ok, (key, v)
 
 
+def test_recipe_check_and_training_data_accept_the_same_source_augmentations(ds):
+    """``source_augmentations``: the recipe's check and the training data's agree on every value."""
+    from models import recipes
+
+    for v in (["gain"], ("channelswap", "gain"), [], ["gain", "gain"], ["flip"], "gain", None, [1], {"gain": 1}):
+        try:
+            recipes.recipe_for("umx", "embedded", source_augmentations=v)
+            recipe_ok = True
+        except recipes.RecipeError:
+            recipe_ok = False
+        try:
+            tdata.TrainSet(ds, "dedicated", segment=SEG, seed=4, source="bass", source_augmentations=v)
+            data_ok = True
+        except ValueError:
+            data_ok = False
+        assert recipe_ok == data_ok, v
+
+
 def test_sdr_share_mapping_sum_allows_float_rounding_only():
     """A mapping meant to sum to 1 whose float sum rounds just above it is accepted (and never draws an edit); one
     that really exceeds 1 is not."""
