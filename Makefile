@@ -41,9 +41,9 @@ system-deps:
 # torch first, pinned, so pip takes the CPU wheel the machines carry and never resolves the CUDA build.
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --no-compile "torch==2.13.0"
-	$(PY) -m pip install -q --no-compile -e ".[test]"
-	$(PY) -m pip install -q --no-compile --no-deps $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['reference']))")
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --no-deps $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['reference']))")
 	@$(PY) -c "import torch, sys; cuda = torch.version.cuda; print('torch', torch.__version__, 'cuda', cuda); \
 	  sys.exit('refusing a CUDA build of torch on this CPU machine' if cuda and not torch.cuda.is_available() else 0)"
 	@touch $@
