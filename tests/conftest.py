@@ -3,7 +3,8 @@ and the training-free baselines evaluated on its test set.
 
 Both are built once per test run, not once per pytest-xdist worker: the first worker to need one builds it under the
 run's shared temporary directory (beside the workers' own) while holding a file lock, and marks it complete; the other
-workers wait for the lock and read it. A build that fails leaves no mark, so the next worker starts it again. Tests only read these folders (they copy or link what they change)."""
+workers wait for the lock and read it. A build that fails leaves no mark, so the next worker starts it again. Tests
+only read these folders (they copy or link what they change)."""
 
 from __future__ import annotations
 
