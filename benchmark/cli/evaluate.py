@@ -29,17 +29,33 @@ def _build_system(args):
         if args.checkpoint is None:
             raise ValueError("--model needs --checkpoint PATH (the trained weights to evaluate)")
         from baselines.model import ModelSystem
+        from baselines.wiener import parse_iterations
         from benchmark.scoring.evaluate import rank_device
 
         ckpts = [args.checkpoint] if isinstance(args.checkpoint, str) else list(args.checkpoint)
         kw = dict(device=rank_device(args.device), batch_size=args.batch_size, mode=args.inference_mode,
                   autocast=args.autocast, pcm16=args.pcm16)
+        wiener = getattr(args, "wiener", "reference")  # absent from a Namespace built without the flag
         if len(ckpts) == 1:
-            return ModelSystem(args.model, ckpts[0], name=args.name, **kw, **common)
+            system = ModelSystem(args.model, ckpts[0], name=args.name, **kw, **common)
+            if wiener not in ("reference", "off") and parse_iterations(wiener, args.model) > 0:
+                raise ValueError(f"--wiener {wiener}: the Wiener filter needs the four checkpoints of a dedicated "
+                                 "model (vocals, drums, bass, other), got one")
+            return system
         from baselines.composite import CompositeSystem
 
         members = [ModelSystem(args.model, c, seed=args.seed, **kw) for c in ckpts]
+        model_name = args.model or getattr(getattr(members[0].model, "info", None), "name", None)
+        iterations = parse_iterations(wiener, model_name)
+        if iterations > 0:
+            from baselines.wiener import WienerSystem
+
+            log.info("%s: multichannel Wiener filter over the %d checkpoints, %d EM iteration(s) (--wiener %s)",
+                     model_name, len(ckpts), iterations, wiener)
+            return WienerSystem(members, iterations, name=args.name, **common)
         return CompositeSystem(members, args.name, **common)
+    if getattr(args, "wiener", "reference") not in ("reference", "off"):
+        raise ValueError("--wiener goes with --model/--checkpoint (the four checkpoints of a dedicated model)")
     sep_model = getattr(args, "separator_model", None)  # absent from a Namespace built without these flags
     sep_ckpt = getattr(args, "separator_checkpoint", None)
     if args.system == CASCADE:
@@ -156,6 +172,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--checkpoint", nargs="+", metavar="PATH",
                       help="checkpoint file (models.checkpoint format); several files = one system whose tasks go "
                            "to the first checkpoint answering them (e.g. the 4 dedicated separators of one model)")
+    what.add_argument("--wiener", default="reference", metavar="reference|off|N",
+                      help="separation step over the four checkpoints of a dedicated magnitude model: N EM iterations "
+                           "of the multichannel Wiener filter (norbert, as openunmix's Separator; baselines/wiener.py), "
+                           "off, or reference = the model's reference post-processing (Open-Unmix: 1; others: off; "
+                           "default)")
     what.add_argument("--system", help="baseline: identity | oracle | dsp-mixture | ica | duet | adress | projet "
                       "(training-free; the spatial ones read params.yaml baselines.<name>, see --params) | "
                       f"{CASCADE} (a trained separator's 4 stems, the edit applied to them; with --separator-*)")
