@@ -521,7 +521,8 @@ def build_tables(cells: pd.DataFrame, groups: pd.DataFrame, *, profile: str, man
         "rows": _other_table(res, profile),
         "note": "Not a thesis table. Published numbers are of MUSDB18 (SiSEC 2018, thesis Table 3.6, Lluís et al. "
                 "2019) or of DSD100 (another dataset), each row naming its source; SiSEC 2018 had no ICA, DUET, "
-                "ADRess or PROJET entry.",
+                "ADRess or PROJET entry. Open-Unmix separates with the step params.yaml evaluate.wiener sets "
+                "(default: its package's multichannel Wiener filter, 1 EM iteration; docs/models.md).",
     })
     return {
         "tables_version": TABLES_VERSION,
