@@ -93,14 +93,33 @@ def test_a_planted_bug_in_a_survey_separator_is_caught(recorded, monkeypatch):
     assert not any("parameter" in r for r in changed.reasons)
 
 
-def test_every_model_output_matches_its_golden_vector(recorded):
-    changes = golden.compare(recorded["models"], golden.compute())
+#: the registry's models in this many interleaved groups, one test each, so that pytest-xdist spreads the ≈ 50 s of
+#: forward passes over its workers; together they are every model (the test above checks the file covers them all)
+CHUNKS = 4
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_every_model_output_matches_its_golden_vector(recorded, chunk):
+    names = sorted(golden.model_names())[chunk::CHUNKS]
+    now = golden.compute(names)
+    old = {k: v for k, v in recorded["models"].items() if k in now}
+    assert len(now) == len(names) * len(golden.PROFILES)
+    changes = golden.compare(old, now)
     assert not changes, "model outputs changed (amss-bench gate --update-golden if intended):\n" + "\n".join(
         f"  {c.key}: {c.status}: {'; '.join(c.reasons)}" for c in changes)
 
 
-def test_every_training_path_matches_its_golden_trajectory(recorded, tmp_path):
-    changes = golden.compare_training(recorded["training"], golden.compute_training(tmp_path), strict=False)
+def test_the_chunks_cover_every_model():
+    chunks = [sorted(golden.model_names())[k::CHUNKS] for k in range(CHUNKS)]
+    assert sorted(n for c in chunks for n in c) == sorted(golden.model_names()) and all(chunks)
+
+
+@pytest.mark.parametrize("run", golden.TRAIN_RUNS, ids=lambda r: f"{r[0]}/{r[1] or 'all'}")
+def test_every_training_path_matches_its_golden_trajectory(recorded, tmp_path, run):
+    name, stem = run
+    key = f"{name}/{stem or 'all'}@train"
+    now = {key: golden.train_fingerprint(name, stem, tmp_path)}
+    changes = golden.compare_training({key: recorded["training"][key]}, now, strict=False)
     assert not changes, "training trajectories changed (amss-bench gate --update-golden if intended):\n" + "\n".join(
         f"  {c.key}: {'; '.join(c.reasons)}" for c in changes)
 
