@@ -214,3 +214,31 @@ def test_cli_refuses_the_filter_where_it_cannot_apply(tmp_path):
     assert _build_system(_args(model="umx", checkpoint=[str(path)])).name  # reference: nothing to filter with one
     with pytest.raises(ValueError, match="--wiener goes with"):
         _build_system(_args(system="identity", wiener="2"))
+
+
+def test_cli_evaluates_four_umx_checkpoints_with_the_reference_filter(baseline_results, tmp_path):
+    """amss-bench evaluate on the tiny test set: --wiener reference filters Open-Unmix (one EM iteration, recorded in
+    every result), --wiener off gives the checkpoints' own estimates, and the two differ."""
+    import json
+
+    from benchmark.cli import main
+    from benchmark.scoring import results as res
+    from models import checkpoint as ckpt
+    from models import registry
+
+    paths = []
+    for k, source in enumerate(SOURCES):
+        paths.append(tmp_path / f"umx-{source}.pt")
+        ckpt.save(registry.create("umx", "embedded", seed=k, source=source), paths[-1])
+    common = ["evaluate", "--model", "umx", "--checkpoint", *map(str, paths), "--tasks", "sdr", "--testset",
+              str(baseline_results / "ts"), "--out", str(tmp_path / "results"), "--backend", "sdr-only",
+              "--workers", "1", "--no-progress"]
+    assert main([*common, "--name", "umx-filtered"]) == 0
+    assert main([*common, "--name", "umx-own", "--wiener", "off"]) == 0
+    filtered = res.load_results(tmp_path / "results" / "umx-filtered")
+    own = res.load_results(tmp_path / "results" / "umx-own")
+    assert len(filtered) == len(own) == 4 * len({d["track"] for d in own})
+    for doc in filtered:
+        assert doc["system"]["metadata"]["postprocessing"]["iterations"] == 1, json.dumps(doc["system"])[:400]
+    assert all("postprocessing" not in d["system"]["metadata"] for d in own)
+    assert {d["estimate"]["sha256"] for d in filtered}.isdisjoint({d["estimate"]["sha256"] for d in own})
