@@ -91,6 +91,15 @@ def test_one_iteration_is_norbert_excerpt_by_excerpt():
     assert not np.allclose(whole, y)  # the excerpts are filtered on their own (one spatial model each)
 
 
+def test_a_single_precision_mixture_gives_the_double_precision_result_rounded_once():
+    v, x = _spectra(seed=4, frames=45)
+    v32, x64 = v.astype(np.float32), x.astype(np.complex64)
+    wide = filter_spectrograms(v32.astype(np.float64), x64.astype(np.complex128), 1, window_frames=20)
+    narrow = filter_spectrograms(v32, x64, 1, window_frames=20)
+    assert narrow.dtype == np.complex64 and wide.dtype == np.complex128
+    np.testing.assert_array_equal(narrow, wide.astype(np.complex64))
+
+
 def test_the_filtered_sources_add_up_to_the_mixture():
     v, x = _spectra(seed=3)
     y = filter_spectrograms(v, x, 1)
